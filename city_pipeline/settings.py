@@ -1,0 +1,263 @@
+"""City configuration (one YAML per city) plus environment overrides, validated at load.
+
+A Thai city runs this platform by pointing ``CITY_PIPELINE_CONFIG`` at its own YAML; nothing in the
+code names Khon Kaen. Errors name the YAML file and the offending key so a city's IT officer can fix
+the file without reading Python.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+CITIES_DIR = PACKAGE_DIR / "cities"
+DEFAULT_CITY_FILE = CITIES_DIR / "khon_kaen.yaml"
+RECORDINGS_DIR = PROJECT_ROOT / "data" / "recordings"
+
+ENV_PREFIX = "CITY_PIPELINE_"
+
+
+class ConfigError(ValueError):
+    """A city configuration that cannot be used; the message names the file and the key."""
+
+
+class SourceMode(StrEnum):
+    REPLAY = "replay"  # serve bundled recordings through the requests adapter (default, offline)
+    LIVE = "live"  # call the real APIs
+    RECORD = "record"  # call the real APIs and save what they answer as new recordings
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+DopaCode = Annotated[str, Field(pattern=r"^\d{2}(\d{2}(\d{2})?)?$")]
+
+
+class Centre(Strict):
+    lat: float = Field(ge=5.0, le=21.0)  # Thailand's latitude span
+    lon: float = Field(ge=97.0, le=106.0)
+
+
+class CityIdentity(Strict):
+    slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_th: str
+    name_en: str
+    province_code: DopaCode
+    district_codes: list[DopaCode] = Field(min_length=1)
+    subdistrict_codes: list[DopaCode] = Field(default_factory=list)
+    centre: Centre
+    timezone: str = "Asia/Bangkok"
+    # Names used by the sources to find the city's rows ("ขอนแก่น" in Air4Thai's areaTH, Traffy's
+    # province field); a list because sources spell the same province differently.
+    province_names_th: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _codes_nest(self) -> CityIdentity:
+        for code in self.district_codes:
+            if not code.startswith(self.province_code) or len(code) != 4:
+                raise ValueError(f"district code {code} is not a 4-digit code in province "
+                                 f"{self.province_code}")
+        for code in self.subdistrict_codes:
+            if len(code) != 6 or code[:4] not in self.district_codes:
+                raise ValueError(f"subdistrict code {code} is not a 6-digit code in one of the "
+                                 f"city's districts {self.district_codes}")
+        return self
+
+
+Cadence = Literal["hourly", "daily", "weekly", "monthly"]
+
+
+class SourceSettings(Strict):
+    enabled: bool = True
+    base_url: str
+    cadence: Cadence = "daily"
+    timeout_connect_s: float = Field(default=5.0, gt=0)
+    timeout_read_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class Air4ThaiSettings(SourceSettings):
+    station_ids: list[str] = Field(default_factory=list)
+    # Stations whose areaTH contains one of these are the city's, in addition to station_ids.
+    area_th_contains: list[str] = Field(default_factory=list)
+    params: list[str] = ["PM25", "PM10", "O3", "CO", "NO2", "SO2", "WS", "WD", "TEMP", "RH"]
+
+
+class TraffySettings(SourceSettings):
+    endpoint: Literal["stat_api", "share"] = "stat_api"
+    page_size: int = Field(default=1000, ge=1, le=10000)
+    max_pages: int = Field(default=500, ge=1)
+    # Filter sent to the public endpoint; the city's province name as Traffy spells it.
+    province: str | None = None
+    # Authenticated Exchange API: used only when both env vars below are set.
+    exchange_base_url: str | None = None
+    exchange_org_ids: list[int] = Field(default_factory=list)
+
+
+class OpenMeteoSettings(SourceSettings):
+    hourly: list[str] = ["temperature_2m", "relative_humidity_2m", "precipitation", "rain",
+                         "wind_speed_10m", "wind_direction_10m"]
+    daily: list[str] = ["temperature_2m_max", "temperature_2m_min", "temperature_2m_mean",
+                        "precipitation_sum", "rain_sum", "relative_humidity_2m_mean"]
+
+
+class CkanDataset(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="table suffix: raw/ckan_<name>")
+    resource_id: str
+    title: str | None = None
+
+
+class CkanSettings(SourceSettings):
+    page_size: int = Field(default=100, ge=1, le=32000)
+    max_pages: int = Field(default=1000, ge=1)
+    datasets: list[CkanDataset] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> CkanSettings:
+        names = [d.name for d in self.datasets]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"dataset names must be unique, repeated: {duplicated}")
+        return self
+
+
+class DopaFile(Strict):
+    level: Literal["province", "district", "subdistrict"]
+    # {yy} = two-digit BE year, {mm} = month, e.g. "/new_stat/file/{yy}/stat_c{yy}.txt"
+    path_template: str
+
+
+class DopaSettings(SourceSettings):
+    cadence: Cadence = "monthly"
+    files: list[DopaFile] = Field(min_length=1)
+
+
+class Sources(Strict):
+    air4thai: Air4ThaiSettings
+    traffy: TraffySettings
+    open_meteo: OpenMeteoSettings
+    ckan: CkanSettings
+    dopa: DopaSettings
+
+
+class Window(Strict):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class CityConfig(Strict):
+    city: CityIdentity
+    # First partition the pipeline knows about (the daily partitions start here).
+    partitions_start: date
+    # The days the bundled recordings cover; `make run` materializes this window offline.
+    recorded_window: Window
+    sources: Sources
+
+
+SOURCE_NAMES: tuple[str, ...] = tuple(Sources.model_fields)
+
+
+class Settings(BaseModel):
+    """Everything a run needs: the city config plus where data lives and how sources are reached."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config_file: Path
+    config: CityConfig
+    data_dir: Path
+    source_mode: SourceMode
+    recordings_dir: Path
+
+    @property
+    def city(self) -> CityIdentity:
+        return self.config.city
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse" / "city.duckdb"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.data_dir / "published"
+
+    def source(self, name: str) -> SourceSettings:
+        return getattr(self.config.sources, name)
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = [f"invalid city config {path}:"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "<top level>"
+        lines.append(f"  {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_city_config(path: Path, env: dict[str, str] | None = None) -> CityConfig:
+    """Read and validate one city YAML; `CITY_PIPELINE_<SOURCE>_BASE_URL` overrides base URLs."""
+    env = os.environ if env is None else env
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"city config {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"city config {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"city config {path} must be a mapping at the top level")
+    for name in SOURCE_NAMES:
+        override = env.get(f"{ENV_PREFIX}{name.upper()}_BASE_URL")
+        source = raw.get("sources", {}).get(name) if isinstance(raw.get("sources"), dict) else None
+        if override and isinstance(source, dict):
+            source["base_url"] = override
+    try:
+        return CityConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc)) from None
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build the run's settings from the environment (see README, "Configuration")."""
+    env = dict(os.environ if env is None else env)
+    config_file = Path(env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CITY_FILE).resolve()
+    data_dir = Path(env.get(f"{ENV_PREFIX}DATA_DIR") or PROJECT_ROOT / "data").resolve()
+    mode_text = env.get(f"{ENV_PREFIX}SOURCE_MODE", SourceMode.REPLAY.value)
+    try:
+        mode = SourceMode(mode_text)
+    except ValueError:
+        allowed = ", ".join(m.value for m in SourceMode)
+        raise ConfigError(f"{ENV_PREFIX}SOURCE_MODE={mode_text!r}: must be one of {allowed}") from None
+    recordings = Path(env.get(f"{ENV_PREFIX}RECORDINGS_DIR") or RECORDINGS_DIR).resolve()
+    config = load_city_config(config_file, env)
+    return Settings(config_file=config_file, config=config, data_dir=data_dir,
+                    source_mode=mode, recordings_dir=recordings / config.city.slug)
+
+
+@cache
+def get_settings() -> Settings:
+    """Process-wide settings, read once from the environment."""
+    return load_settings()

@@ -1,0 +1,163 @@
+"""What every source shares: the error type, fetching one response into the landing zone, and
+turning loosely typed payload columns into typed Arrow columns with DuckDB (no Python row loops).
+
+Source modules stay plain Python (no Dagster) so tests call them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import orjson
+import pyarrow as pa
+import requests
+
+from city_pipeline.http import MissingRecordingError, interesting_headers, redact_url
+from city_pipeline.lake import LandedFile, LandingBatch
+from city_pipeline.settings import Settings
+
+# Missing-value conventions seen in Thai public payloads (see shared/design.md).
+MISSING_SENTINELS: tuple[str, ...] = ("-1", "-999", "-9999", "-", "", "N/A", "n/a", "NA", "null")
+
+
+class SourceError(RuntimeError):
+    """Bad input from a source: names the source, the partition and the field."""
+
+    def __init__(self, source: str, partition: date | str | None, message: str,
+                 field: str | None = None):
+        self.source = source
+        self.partition = str(partition) if partition is not None else None
+        self.field = field
+        where = f"source {source}, partition {self.partition or '-'}"
+        if field:
+            where += f", field '{field}'"
+        super().__init__(f"[{where}] {message}")
+
+
+class ErrorContext(Protocol):
+    def error(self, message: str, field: str | None = None) -> SourceError: ...
+
+
+@dataclass
+class FetchContext:
+    """One capture of one partition: the session to call and the batch to land responses in."""
+
+    source: str
+    day: date
+    session: requests.Session
+    settings: Settings
+    batch: LandingBatch
+
+    def error(self, message: str, field: str | None = None) -> SourceError:
+        return SourceError(self.source, self.day, message, field)
+
+
+def fetch(ctx: FetchContext, url: str, params: Mapping[str, Any] | None = None, *,
+          ext: str = "json", headers: Mapping[str, str] | None = None,
+          method: str = "GET", json_body: Any = None) -> LandedFile:
+    """Call the source once, land the exact bytes, and fail clearly on an HTTP error.
+
+    Retries and timeouts happen inside the session (see `city_pipeline.http`); what reaches here
+    is the final answer. Bytes are landed before the status is judged, so an error page is kept.
+    """
+    params = {k: v for k, v in (params or {}).items() if v is not None}
+    shown = f"{redact_url(url)} params={params}"
+    try:
+        response = ctx.session.request(method, url, params=params, headers=headers, json=json_body)
+    except MissingRecordingError as exc:
+        raise ctx.error(str(exc)) from None
+    except requests.Timeout as exc:
+        raise ctx.error(f"timed out calling {shown} after retries: {exc}") from None
+    except requests.RetryError as exc:
+        raise ctx.error(f"gave up on {shown} after retries: {exc}") from None
+    except requests.ConnectionError as exc:
+        raise ctx.error(f"could not connect to {shown}: {exc}") from None
+    landed = ctx.batch.land(response.content, url=redact_url(url), params=params,
+                            status=response.status_code,
+                            headers=interesting_headers(response.headers), ext=ext)
+    if response.status_code >= 400:
+        raise ctx.error(f"HTTP {response.status_code} {response.reason} from {shown} "
+                        f"(body kept in {landed.path})")
+    return landed
+
+
+def load_json(ctx: ErrorContext, landed: LandedFile) -> Any:
+    """Parse a landed JSON body, telling an HTML error page or a truncated body apart."""
+    body = landed.read_bytes()
+    stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise ctx.error(f"empty body from {landed.url} (kept in {landed.path})")
+    if stripped[:1] == b"<":
+        kind = landed.headers.get("content-type", "unknown content-type")
+        raise ctx.error(f"expected JSON but got an HTML/XML page ({kind}) from {landed.url} "
+                        f"(kept in {landed.path})")
+    try:
+        return orjson.loads(stripped)
+    except orjson.JSONDecodeError as exc:
+        raise ctx.error(f"invalid or truncated JSON from {landed.url}: {exc} "
+                        f"(kept in {landed.path})") from None
+
+
+def require_fields(ctx: ErrorContext, envelope: Any, fields: Mapping[str, type | tuple[type, ...]],
+                   where: str = "") -> None:
+    """Check an envelope has each field with the expected JSON type. Extra fields are allowed
+    (APIs grow); a missing field or a wrong type is an error naming the field."""
+    if not isinstance(envelope, dict):
+        raise ctx.error(f"expected a JSON object{where}, got {type(envelope).__name__}")
+    for name, expected in fields.items():
+        if name not in envelope:
+            raise ctx.error(f"missing field{where}", field=name)
+        if not isinstance(envelope[name], expected):
+            names = expected if isinstance(expected, tuple) else (expected,)
+            allowed = " or ".join(t.__name__ for t in names)
+            raise ctx.error(f"expected {allowed}{where}, got {type(envelope[name]).__name__} "
+                            f"{str(envelope[name])[:80]!r}", field=name)
+
+
+def _sentinel_list() -> str:
+    return ", ".join("'" + s.replace("'", "''") + "'" for s in MISSING_SENTINELS)
+
+
+def typed_select(con: duckdb.DuckDBPyConnection, relation: str, columns: Mapping[str, str], *,
+                 source: str, partition: date | str | None,
+                 sentinel_columns: frozenset[str] = frozenset(),
+                 expressions: Mapping[str, str] | None = None) -> pa.Table:
+    """Select `columns` (name -> DuckDB type) from `relation`, casting each with TRY_CAST.
+
+    Values in `sentinel_columns` that are a missing-value sentinel become NULL. Any other value
+    that does not cast is an error naming the field and an example, never a silent NULL.
+    `expressions` gives a column's source expression when it is not a same-named column.
+    """
+    expressions = dict(expressions or {})
+    casts, checks = [], []
+    for name, sql_type in columns.items():
+        expr = expressions.get(name, f'"{name}"')
+        text = f"trim(CAST({expr} AS VARCHAR))"
+        missing = f"{expr} IS NULL"
+        if name in sentinel_columns:
+            missing += f" OR {text} IN ({_sentinel_list()})"
+        casts.append(f'CASE WHEN {missing} THEN NULL ELSE TRY_CAST({text} AS {sql_type}) END AS "{name}"')
+        checks.append(f"max(CASE WHEN NOT ({missing}) AND TRY_CAST({text} AS {sql_type}) IS NULL "
+                      f"THEN {text} END) AS \"{name}\"")
+    bad = con.execute(f"SELECT {', '.join(checks)} FROM {relation}").fetchone()
+    for (name, sql_type), example in zip(columns.items(), bad or (), strict=False):
+        if example is not None:
+            raise SourceError(source, partition, f"value {example[:80]!r} is not a valid {sql_type}",
+                              field=name)
+    return con.sql(f"SELECT {', '.join(casts)} FROM {relation}").to_arrow_table()
+
+
+def empty_table(columns: Mapping[str, str]) -> pa.Table:
+    """A zero-row table with the DuckDB types of `columns` (an empty day is valid data)."""
+    con = duckdb.connect()
+    select = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns.items())
+    return con.sql(f"SELECT {select} LIMIT 0").to_arrow_table()
+
+
+def landed_paths(files: list[LandedFile]) -> list[str]:
+    return [str(Path(f.path)) for f in files]

@@ -53,6 +53,11 @@ class RequestKey:
     params: tuple[tuple[str, str], ...]
 
     @classmethod
+    def for_call(cls, method: str, url: str, params: dict[str, Any] | None = None) -> RequestKey:
+        """The key `session.request(method, url, params=params)` will be replayed under."""
+        return cls.of(requests.Request(method, url, params=params).prepare())
+
+    @classmethod
     def of(cls, request: requests.PreparedRequest) -> RequestKey:
         parts = urlsplit(request.url or "")
         params = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
@@ -96,6 +101,11 @@ class RecordingStore:
         return meta, gzip.decompress(body_path.read_bytes())
 
     def save(self, key: RequestKey, url: str, response: requests.Response) -> Path:
+        return self.save_body(key, url, response.status_code, response.reason,
+                              interesting_headers(response.headers), response.content)
+
+    def save_body(self, key: RequestKey, url: str, status: int, reason: str,
+                  headers: dict[str, str], body: bytes) -> Path:
         meta_path, body_path = self.paths(key)
         self.directory.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -103,12 +113,12 @@ class RecordingStore:
             "method": key.method,
             "url": redact_url(url.split("?")[0]),
             "params": dict(key.params),
-            "status": response.status_code,
-            "reason": response.reason,
-            "headers": interesting_headers(response.headers),
+            "status": status,
+            "reason": reason,
+            "headers": {k: v for k, v in headers.items() if k.lower() != "content-encoding"},
         }
         # mtime=0 keeps re-recorded identical bodies byte-identical in git.
-        body_path.write_bytes(gzip.compress(response.content, mtime=0))
+        body_path.write_bytes(gzip.compress(body, mtime=0))
         meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", "utf-8")
         return meta_path
 

@@ -118,3 +118,7 @@ CAPTURE = CaptureSpec(
     sort_keys={HOURLY_TABLE: ("time_local",), DAILY_TABLE: ("date",)},
     description="Open-Meteo archive weather at the city centre (hourly and daily, Asia/Bangkok).",
 )
+
+
+def captures(settings) -> list[CaptureSpec]:
+    return [CAPTURE]

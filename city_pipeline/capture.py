@@ -47,6 +47,8 @@ class CaptureSpec:
     # Columns that identify a row; raw rows are sorted by them so a re-run is identical.
     sort_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
+    # Raw tables of other captures this one reads (e.g. the station list before the history).
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ def write_raw_tables(spec: CaptureSpec, ctx: ParseContext, tables: dict[str, pa.
             table = table.sort_by([(k, "ascending") for k in keys])
         path = lake.raw_partition_path(ctx.settings.lake_dir, name, ctx.day)
         lake.write_parquet_atomic(table, path, lineage)
-        written[name] = TableWritten(table=name, path=path, rows=table.num_rows, schema=table.schema)
+        written[name] = TableWritten(table=name, path=path, rows=table.num_rows,
+                                     schema=table.schema)
     return written
 
 
@@ -106,6 +109,7 @@ def run_capture(spec: CaptureSpec, day: date, settings: Settings) -> CaptureResu
     with build_session(spec.source, settings) as session:
         spec.fetch(FetchContext(source=spec.name, day=day, session=session, settings=settings,
                                 batch=batch))
+    batch.complete()  # only now may a rebuild from landing use this batch
     ctx = ParseContext(source=spec.name, day=day, files=tuple(batch.files), settings=settings)
     tables = write_raw_tables(spec, ctx, spec.parse(ctx), batch.lineage())
     return CaptureResult(spec=spec, day=day, batch=batch, tables=tables)
@@ -115,6 +119,7 @@ def rebuild_raw(spec: CaptureSpec, day: date, settings: Settings) -> dict[str, T
     """Rebuild a partition's raw tables from its newest landed batch, without calling the source."""
     batch = lake.latest_batch(settings.lake_dir, spec.name, day)
     if batch is None:
-        raise SourceError(spec.name, day, "nothing landed for this partition; run the capture")
+        raise SourceError(spec.name, day,
+                          "no complete batch landed for this partition; run the capture")
     ctx = ParseContext(source=spec.name, day=day, files=tuple(batch.files), settings=settings)
     return write_raw_tables(spec, ctx, spec.parse(ctx), batch.lineage())

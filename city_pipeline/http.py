@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,11 @@ def redact_url(url: str) -> str:
     return parts._replace(query=query).geturl()
 
 
+def redact_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Query parameters as stored in sidecars and recordings, with any secret-named one masked."""
+    return {k: "***" if k.lower() in SECRET_HEADERS else v for k, v in params.items()}
+
+
 class RecordingStore:
     """Recorded responses of one source for one city, addressed by `RequestKey`."""
 
@@ -112,7 +118,7 @@ class RecordingStore:
             "source": self.source,
             "method": key.method,
             "url": redact_url(url.split("?")[0]),
-            "params": dict(key.params),
+            "params": redact_params(dict(key.params)),
             "status": status,
             "reason": reason,
             "headers": {k: v for k, v in headers.items() if k.lower() != "content-encoding"},
@@ -124,7 +130,7 @@ class RecordingStore:
 
 
 class ReplayAdapter(BaseAdapter):
-    """A requests transport adapter that answers from a `RecordingStore` and never opens a socket."""
+    """A requests transport adapter answering from a `RecordingStore`; it never opens a socket."""
 
     def __init__(self, store: RecordingStore):
         super().__init__()
@@ -173,7 +179,7 @@ def retry_policy(total: int = 5, backoff_factor: float = 1.0, backoff_max: float
     return Retry(
         total=total,
         connect=total,
-        read=2,  # a read timeout may mean the server is still working; retry it, but less
+        read=min(2, total),  # a read timeout may mean the server is still working; retry it, less
         status=total,
         backoff_factor=backoff_factor,
         backoff_max=backoff_max,
@@ -194,7 +200,8 @@ def _record_hook(store: RecordingStore):
     return save
 
 
-def build_session(source: str, settings: Settings, *, retry: Retry | None = None) -> requests.Session:
+def build_session(source: str, settings: Settings, *,
+                  retry: Retry | None = None) -> requests.Session:
     """The Session a source uses, wired for the run's mode (replay, live or record)."""
     source_settings = settings.source(source)
     session = requests.Session()
@@ -205,7 +212,9 @@ def build_session(source: str, settings: Settings, *, retry: Retry | None = None
         adapter: BaseAdapter = ReplayAdapter(store)
     else:
         timeout = (source_settings.timeout_connect_s, source_settings.timeout_read_s)
-        adapter = TimeoutHTTPAdapter(timeout=timeout, max_retries=retry or retry_policy())
+        retry = retry or retry_policy(source_settings.retries, source_settings.backoff_factor_s,
+                                      source_settings.backoff_max_s)
+        adapter = TimeoutHTTPAdapter(timeout=timeout, max_retries=retry)
         if settings.source_mode is SourceMode.RECORD:
             session.hooks["response"].append(_record_hook(store))
     session.mount("http://", adapter)

@@ -16,8 +16,14 @@ import duckdb
 import orjson
 import pyarrow as pa
 import requests
+from urllib3.exceptions import ReadTimeoutError
 
-from city_pipeline.http import MissingRecordingError, interesting_headers, redact_url
+from city_pipeline.http import (
+    MissingRecordingError,
+    interesting_headers,
+    redact_params,
+    redact_url,
+)
 from city_pipeline.lake import LandedFile, LandingBatch
 from city_pipeline.settings import Settings
 
@@ -66,24 +72,36 @@ def fetch(ctx: FetchContext, url: str, params: Mapping[str, Any] | None = None, 
     is the final answer. Bytes are landed before the status is judged, so an error page is kept.
     """
     params = {k: v for k, v in (params or {}).items() if v is not None}
-    shown = f"{redact_url(url)} params={params}"
+    shown = f"{redact_url(url)} params={redact_params(params)}"
     try:
         response = ctx.session.request(method, url, params=params, headers=headers, json=json_body)
     except MissingRecordingError as exc:
         raise ctx.error(str(exc)) from None
     except requests.Timeout as exc:
-        raise ctx.error(f"timed out calling {shown} after retries: {exc}") from None
+        raise ctx.error(f"timed out calling {shown}: {exc}") from None
     except requests.RetryError as exc:
         raise ctx.error(f"gave up on {shown} after retries: {exc}") from None
     except requests.ConnectionError as exc:
+        # urllib3 reports read timeouts that outlived their retries as a connection error.
+        reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+        if isinstance(reason, ReadTimeoutError):
+            raise ctx.error(f"timed out reading from {shown} after retries: {reason}") from None
         raise ctx.error(f"could not connect to {shown}: {exc}") from None
-    landed = ctx.batch.land(response.content, url=redact_url(url), params=params,
+    except requests.RequestException as exc:  # e.g. a body cut off mid-transfer
+        raise ctx.error(f"request to {shown} failed: {exc!r}") from None
+    landed = ctx.batch.land(response.content, url=redact_url(url), params=redact_params(params),
                             status=response.status_code,
                             headers=interesting_headers(response.headers), ext=ext)
     if response.status_code >= 400:
-        raise ctx.error(f"HTTP {response.status_code} {response.reason} from {shown} "
-                        f"(body kept in {landed.path})")
+        raise ctx.error(f"HTTP {response.status_code} {response.reason} from {shown}"
+                        f"{_after_retries(response)} (body kept in {landed.path})")
     return landed
+
+
+def _after_retries(response: requests.Response) -> str:
+    """' after N retries' when urllib3 retried before handing over this final answer."""
+    history = getattr(getattr(response.raw, "retries", None), "history", None) or ()
+    return f" after {len(history)} retries" if history else ""
 
 
 def load_json(ctx: ErrorContext, landed: LandedFile) -> Any:
@@ -93,8 +111,9 @@ def load_json(ctx: ErrorContext, landed: LandedFile) -> Any:
     if not stripped:
         raise ctx.error(f"empty body from {landed.url} (kept in {landed.path})")
     if stripped[:1] == b"<":
-        kind = landed.headers.get("content-type", "unknown content-type")
-        raise ctx.error(f"expected JSON but got an HTML/XML page ({kind}) from {landed.url} "
+        content_type = landed.headers.get("content-type", "unknown content-type")
+        kind = "an XML document" if stripped[:5].lower() == b"<?xml" else "an HTML page"
+        raise ctx.error(f"expected JSON but got {kind} ({content_type}) from {landed.url} "
                         f"(kept in {landed.path})")
     try:
         return orjson.loads(stripped)
@@ -141,14 +160,15 @@ def typed_select(con: duckdb.DuckDBPyConnection, relation: str, columns: Mapping
         missing = f"{expr} IS NULL"
         if name in sentinel_columns:
             missing += f" OR {text} IN ({_sentinel_list()})"
-        casts.append(f'CASE WHEN {missing} THEN NULL ELSE TRY_CAST({text} AS {sql_type}) END AS "{name}"')
+        casts.append(f"CASE WHEN {missing} THEN NULL ELSE TRY_CAST({text} AS {sql_type}) END "
+                     f'AS "{name}"')
         checks.append(f"max(CASE WHEN NOT ({missing}) AND TRY_CAST({text} AS {sql_type}) IS NULL "
                       f"THEN {text} END) AS \"{name}\"")
     bad = con.execute(f"SELECT {', '.join(checks)} FROM {relation}").fetchone()
     for (name, sql_type), example in zip(columns.items(), bad or (), strict=False):
         if example is not None:
-            raise SourceError(source, partition, f"value {example[:80]!r} is not a valid {sql_type}",
-                              field=name)
+            raise SourceError(source, partition,
+                              f"value {example[:80]!r} is not a valid {sql_type}", field=name)
     return con.sql(f"SELECT {', '.join(casts)} FROM {relation}").to_arrow_table()
 
 

@@ -1,0 +1,187 @@
+"""`city-pipeline`: run the city's pipeline through Dagster from a terminal.
+
+    city-pipeline run [--start D --end D] [--city khon_kaen|path.yaml] [--data-dir DIR]
+
+Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `<data dir>/dagster_home`),
+so `make ui` shows them beside scheduled runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from city_pipeline.settings import CITIES_DIR, ConfigError, Settings, SourceMode, load_settings
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+DAGSTER_YAML = """# Local Dagster instance for city-pipeline runs (see deploy/ for production).
+telemetry:
+  enabled: false
+"""
+
+
+def resolve_city(value: str) -> Path:
+    """A city is a slug of a shipped YAML (`khon_kaen`) or a path to any city YAML."""
+    candidate = Path(value)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+        return candidate.resolve()
+    shipped = CITIES_DIR / f"{value}.yaml"
+    if not shipped.exists():
+        known = ", ".join(sorted(p.stem for p in CITIES_DIR.glob("*.yaml")))
+        raise ConfigError(f"unknown city {value!r}: give a path to a YAML or one of: {known}")
+    return shipped
+
+
+def prepare_environment(args: argparse.Namespace) -> Settings:
+    """Apply the CLI options to the environment (definitions read it at import)."""
+    if args.city:
+        os.environ["CITY_PIPELINE_CONFIG"] = str(resolve_city(args.city))
+    if args.data_dir:
+        os.environ["CITY_PIPELINE_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    settings = load_settings()
+    os.environ.setdefault("CITY_PIPELINE_DATA_DIR", str(settings.data_dir))
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    return settings
+
+
+def default_window(settings: Settings) -> tuple[date, date]:
+    """Replay runs the bundled window; live runs refresh the city's yesterday."""
+    if settings.source_mode is SourceMode.REPLAY:
+        return settings.config.recorded_window.start, settings.config.recorded_window.end
+    yesterday = date.today() - timedelta(days=1)
+    return yesterday, yesterday
+
+
+@dataclass
+class Summary:
+    rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    partitions: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    checks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, result: dg.ExecuteInProcessResult) -> None:
+        seen_runs: set[tuple[str, int]] = set()
+        for event in result.get_asset_materialization_events():
+            mat = event.materialization
+            key = mat.asset_key.to_user_string()
+            if mat.partition:
+                self.partitions[key].add(mat.partition)
+            rows = mat.metadata.get("dagster/row_count")
+            # A range run repeats the run's row count on every partition: count it once.
+            if rows is not None and (key, event.step_key) not in seen_runs:
+                seen_runs.add((key, event.step_key))
+                self.rows[key] += int(rows.value)
+        for evaluation in result.get_asset_check_evaluations():
+            status = "passed" if evaluation.passed else "FAILED"
+            self.checks[evaluation.asset_key.to_user_string()].append(
+                f"{evaluation.check_name}: {status}")
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data:
+                self.failures.append(f"{event.step_key}: {event.step_failure_data.error.message}")
+
+    def print(self, settings: Settings) -> None:
+        print("\nSummary")
+        for key in sorted(self.rows.keys() | self.partitions.keys()):
+            parts = len(self.partitions.get(key, ())) or 1
+            print(f"  {key:<45} {self.rows.get(key, 0):>10,} rows  {parts:>4} partition(s)")
+        failed = [c for checks in self.checks.values() for c in checks if c.endswith("FAILED")]
+        total = sum(len(c) for c in self.checks.values())
+        print(f"  checks: {total - len(failed)}/{total} passed")
+        for line in failed:
+            print(f"    {line}")
+        for failure in self.failures:
+            print(f"  failed: {failure}")
+        print("\nOutputs")
+        print(f"  landing + raw Parquet : {settings.lake_dir}")
+        print(f"  warehouse (DuckDB)    : {settings.warehouse_path}")
+        print(f"  published release     : {settings.published_dir / 'current'}")
+        report = settings.published_dir / "current" / "report" / "index.html"
+        if report.exists():
+            print(f"  report                : {report}")
+        print(f"  Dagster runs          : {os.environ['DAGSTER_HOME']} (open with `make ui`)")
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def execute(job_name: str, start: str, end: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    from city_pipeline.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    print(f"\n== {job_name}: partitions {start} .. {end}", flush=True)
+    return job.execute_in_process(
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": start,
+              "dagster/asset_partition_range_end": end,
+              "city_pipeline/launched_by": "cli"},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        raise_on_error=False,
+    )
+
+
+def command_run(args: argparse.Namespace) -> int:
+    settings = prepare_environment(args)
+    start, end = default_window(settings)
+    start = date.fromisoformat(args.start) if args.start else start
+    end = date.fromisoformat(args.end) if args.end else (start if args.start else end)
+    if end < start:
+        raise ConfigError(f"--end {end} is before --start {start}")
+
+    import dagster as dg
+
+    from city_pipeline.defs import automation
+
+    print(f"city-pipeline: {settings.city.name_en} ({settings.city.name_th}), {start} .. {end}, "
+          f"sources in {settings.source_mode.value} mode", flush=True)
+    summary = Summary()
+    with dg.DagsterInstance.get() as instance:
+        from city_pipeline.definitions import defs
+
+        if automation.monthly_keys([a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]):
+            result = execute(automation.MONTHLY_JOB, month_start(start).isoformat(),
+                             month_start(end).isoformat(), instance)
+            summary.add(result)
+        if not summary.failures:
+            summary.add(execute(automation.NIGHTLY_JOB, start.isoformat(), end.isoformat(), instance))
+    summary.print(settings)
+    return 1 if summary.failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="city-pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="materialize a date range through Dagster")
+    run.add_argument("--start", help="first day, YYYY-MM-DD (default: the recorded window)")
+    run.add_argument("--end", help="last day, inclusive (default: --start)")
+    run.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
+    run.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+    run.set_defaults(handler=command_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        print(f"city-pipeline: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

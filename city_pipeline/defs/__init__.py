@@ -1,0 +1,1 @@
+"""The thin Dagster layer: capture, curate, consume and automation definitions."""

@@ -1,0 +1,108 @@
+"""Capture assets: one multi-asset per source capture, keys `raw/<table>`, group `capture`.
+
+The assets are thin: they loop over the run's partition window and call `capture.run_capture`
+(plain Python, tested on its own). A backfill of a date range is one run (single-run backfill
+policy), so a year of history does not start 365 processes.
+"""
+
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import dagster as dg
+from dagster import AssetExecutionContext
+import pyarrow as pa
+
+from city_pipeline.capture import CaptureResult, CaptureSpec, run_capture
+from city_pipeline.defs.partitions import partitions_for
+from city_pipeline.defs.resources import CityResource
+from city_pipeline.settings import Cadence, Settings
+from city_pipeline.sources import all_captures
+
+GROUP = "capture"
+OWNERS = ["team:city-data-platform"]
+CAPTURE_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL,
+                               jitter=dg.Jitter.PLUS_MINUS)
+
+
+def raw_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", table])
+
+
+def days_in_window(window: dg.TimeWindow, cadence: Cadence) -> list[date]:
+    """The partition days of a run's time window (first days of months for monthly sources)."""
+    first, end = window.start.date(), window.end.date()
+    days, day = [], first
+    while day < end:
+        days.append(day)
+        if cadence == "monthly":
+            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        else:
+            day += timedelta(days=1)
+    return days
+
+
+def table_schema(schema: pa.Schema) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+
+
+def materialize_metadata(table: str, results: list[CaptureResult]) -> dict[str, object]:
+    written = [r.tables[table] for r in results]
+    latest = written[-1]
+    return {
+        "dagster/row_count": sum(w.rows for w in written),
+        "dagster/column_schema": table_schema(latest.schema),
+        "partitions": [r.day.isoformat() for r in results],
+        "rows_per_partition": dg.MetadataValue.json({r.day.isoformat(): r.tables[table].rows
+                                                     for r in results}),
+        "raw_path": dg.MetadataValue.path(str(latest.path.parent.parent)),
+        "source_urls": dg.MetadataValue.json(sorted({u for r in results for u in r.urls})),
+        "landed_bytes": sum(r.landed_bytes for r in results),
+        "landing_sha256": dg.MetadataValue.json([f.sha256 for r in results for f in r.batch.files]),
+    }
+
+
+def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
+    cadence = settings.source(spec.source).cadence
+    cadence = "monthly" if cadence == "monthly" else "daily"
+    asset_specs = [
+        dg.AssetSpec(
+            key=raw_key(table),
+            group_name=GROUP,
+            description=spec.description,
+            owners=OWNERS,
+            kinds={"python", "parquet"},
+            deps=[raw_key(t) for t in spec.depends_on],
+            metadata={"source": spec.source, "cadence": cadence},
+            tags={"layer": "raw", "source": spec.source},
+        )
+        for table in spec.tables
+    ]
+
+    @dg.multi_asset(
+        name=f"capture_{spec.name}",
+        specs=asset_specs,
+        partitions_def=partitions_for(cadence, settings),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=CAPTURE_RETRY,
+    )
+    def _capture(context: AssetExecutionContext, city: CityResource) -> Iterator[dg.MaterializeResult]:
+        run_settings = city.settings()
+        results = []
+        for day in days_in_window(context.partition_time_window, cadence):
+            result = run_capture(spec, day, run_settings)
+            rows = ", ".join(f"{t}={w.rows}" for t, w in result.tables.items())
+            context.log.info(f"{spec.name} {day}: {len(result.batch.files)} responses, {rows}")
+            results.append(result)
+        for table in spec.tables:
+            yield dg.MaterializeResult(asset_key=raw_key(table),
+                                       metadata=materialize_metadata(table, results))
+
+    return _capture
+
+
+def build_defs(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[capture_asset(spec, settings) for spec in all_captures(settings)],
+        resources={"city": CityResource()},
+    )

@@ -85,8 +85,9 @@ class CaptureResult:
         }
 
 
-def write_raw_tables(spec: CaptureSpec, ctx: ParseContext, tables: dict[str, pa.Table],
-                     lineage: dict[str, str]) -> dict[str, TableWritten]:
+def write_raw_tables(
+    spec: CaptureSpec, ctx: ParseContext, tables: dict[str, pa.Table], lineage: dict[str, str]
+) -> dict[str, TableWritten]:
     missing = set(spec.tables) - set(tables)
     if missing:
         raise ctx.error(f"parser returned no table for {sorted(missing)}")
@@ -98,8 +99,9 @@ def write_raw_tables(spec: CaptureSpec, ctx: ParseContext, tables: dict[str, pa.
             table = table.sort_by([(k, "ascending") for k in keys])
         path = lake.raw_partition_path(ctx.settings.lake_dir, name, ctx.day)
         lake.write_parquet_atomic(table, path, lineage)
-        written[name] = TableWritten(table=name, path=path, rows=table.num_rows,
-                                     schema=table.schema)
+        written[name] = TableWritten(
+            table=name, path=path, rows=table.num_rows, schema=table.schema
+        )
     return written
 
 
@@ -107,8 +109,9 @@ def run_capture(spec: CaptureSpec, day: date, settings: Settings) -> CaptureResu
     """Fetch one partition (landing every response) and rebuild its raw tables from that batch."""
     batch = LandingBatch(settings.lake_dir, spec.name, day)
     with build_session(spec.source, settings) as session:
-        spec.fetch(FetchContext(source=spec.name, day=day, session=session, settings=settings,
-                                batch=batch))
+        spec.fetch(
+            FetchContext(source=spec.name, day=day, session=session, settings=settings, batch=batch)
+        )
     batch.complete()  # only now may a rebuild from landing use this batch
     ctx = ParseContext(source=spec.name, day=day, files=tuple(batch.files), settings=settings)
     tables = write_raw_tables(spec, ctx, spec.parse(ctx), batch.lineage())
@@ -119,7 +122,8 @@ def rebuild_raw(spec: CaptureSpec, day: date, settings: Settings) -> dict[str, T
     """Rebuild a partition's raw tables from its newest landed batch, without calling the source."""
     batch = lake.latest_batch(settings.lake_dir, spec.name, day)
     if batch is None:
-        raise SourceError(spec.name, day,
-                          "no complete batch landed for this partition; run the capture")
+        raise SourceError(
+            spec.name, day, "no complete batch landed for this partition; run the capture"
+        )
     ctx = ParseContext(source=spec.name, day=day, files=tuple(batch.files), settings=settings)
     return write_raw_tables(spec, ctx, spec.parse(ctx), batch.lineage())

@@ -1,6 +1,7 @@
 """`city-pipeline`: run the city's pipeline through Dagster from a terminal.
 
     city-pipeline run [--start D --end D] [--city khon_kaen|path.yaml] [--data-dir DIR]
+    city-pipeline status [--city ..] [--data-dir DIR] [--json]
 
 Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `<data dir>/dagster_home`),
 so `make ui` shows them beside scheduled runs.
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 DAGSTER_YAML = """# Local Dagster instance for city-pipeline runs (see deploy/ for production).
 telemetry:
   enabled: false
+concurrency:
+  pools:
+    default_limit: 1  # duckdb_warehouse: DuckDB has one writer, also under `make ui`
+    granularity: op
 """
 
 
@@ -87,7 +92,8 @@ class Summary:
         for evaluation in result.get_asset_check_evaluations():
             status = "passed" if evaluation.passed else "FAILED"
             self.checks[evaluation.asset_key.to_user_string()].append(
-                f"{evaluation.check_name}: {status}")
+                f"{evaluation.check_name}: {status}"
+            )
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
                 self.failures.append(f"{event.step_key}: {event.step_failure_data.error.message}")
@@ -118,16 +124,18 @@ def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
-def execute(job_name: str, start: str, end: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    from city_pipeline.definitions import defs
-
+def execute(
+    defs: dg.Definitions, job_name: str, start: str, end: str, instance: dg.DagsterInstance
+) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def(job_name)
     print(f"\n== {job_name}: partitions {start} .. {end}", flush=True)
     return job.execute_in_process(
         instance=instance,
-        tags={"dagster/asset_partition_range_start": start,
-              "dagster/asset_partition_range_end": end,
-              "city_pipeline/launched_by": "cli"},
+        tags={
+            "dagster/asset_partition_range_start": start,
+            "dagster/asset_partition_range_end": end,
+            "city_pipeline/launched_by": "cli",
+        },
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
@@ -144,26 +152,60 @@ def command_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from city_pipeline.defs import automation
+    from city_pipeline.defs.build import build_definitions
 
-    print(f"city-pipeline: {settings.city.name_en} ({settings.city.name_th}), {start} .. {end}, "
-          f"sources in {settings.source_mode.value} mode", flush=True)
+    print(
+        f"city-pipeline: {settings.city.name_en} ({settings.city.name_th}), {start} .. {end}, "
+        f"sources in {settings.source_mode.value} mode",
+        flush=True,
+    )
     summary = Summary()
+    defs = build_definitions(settings)
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     with dg.DagsterInstance.get() as instance:
-        from city_pipeline.definitions import defs
-
-        if automation.monthly_keys([a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]):
-            result = execute(automation.MONTHLY_JOB, month_start(start).isoformat(),
-                             month_start(end).isoformat(), instance)
-            summary.add(result)
+        if automation.monthly_keys(assets):
+            summary.add(
+                execute(
+                    defs,
+                    automation.MONTHLY_JOB,
+                    month_start(start).isoformat(),
+                    month_start(end).isoformat(),
+                    instance,
+                )
+            )
         if not summary.failures:
-            summary.add(execute(automation.NIGHTLY_JOB, start.isoformat(), end.isoformat(), instance))
+            summary.add(
+                execute(defs, automation.NIGHTLY_JOB, start.isoformat(), end.isoformat(), instance)
+            )
     summary.print(settings)
     return 1 if summary.failures else 0
 
 
+def command_status(args: argparse.Namespace) -> int:
+    settings = prepare_environment(args)
+
+    import dagster as dg
+
+    from city_pipeline import status
+    from city_pipeline.defs.build import build_definitions
+
+    defs = build_definitions(settings)
+    title = (
+        f"city-pipeline status: {settings.city.name_en} ({settings.city.name_th}), "
+        f"times in {settings.city.timezone}"
+    )
+    with dg.DagsterInstance.get() as instance:
+        text, code = status.report(defs, instance, settings.city.timezone, title, args.json)
+    print(text)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="city-pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="city-pipeline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize a date range through Dagster")
     run.add_argument("--start", help="first day, YYYY-MM-DD (default: the recorded window)")
@@ -171,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
     run.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
     run.set_defaults(handler=command_run)
+    state = commands.add_parser(
+        "status",
+        help="per asset: last materialization, freshness, last check results "
+        "(exit 1 if anything needs attention)",
+    )
+    state.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
+    state.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+    state.add_argument("--json", action="store_true", help="machine-readable output")
+    state.set_defaults(handler=command_status)
     return parser
 
 

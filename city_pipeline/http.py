@@ -140,9 +140,10 @@ class ReplayAdapter(BaseAdapter):
         key = RequestKey.of(request)
         found = self.store.load(key)
         if found is None:
+            url = redact_url((request.url or "").split("?")[0])
             raise MissingRecordingError(
-                f"source {self.store.source}: no recording for {key.method} "
-                f"{redact_url((request.url or '').split('?')[0])} params={dict(key.params)} "
+                f"source {self.store.source}: no recording for {key.method} {url} "
+                f"params={redact_params(dict(key.params))} "
                 f"(looked for {self.store.paths(key)[0]}); record it with "
                 "CITY_PIPELINE_SOURCE_MODE=record", request=request)
         meta, body = found

@@ -3,11 +3,14 @@
     lake/landing/<source>/<date>/<fetch-id>.<ext>        exact bytes as received, never overwritten
     lake/landing/<source>/<date>/<fetch-id>.meta.json    sidecar: url, params, status, headers,
                                                           fetched_at, sha256, bytes
+    lake/landing/<source>/<date>/<batch-id>.batch.json   written when the batch's fetch finished
     lake/raw/<table>/date=YYYY-MM-DD/part-0.parquet      rebuilt from one landing batch, atomically
 
 One capture of a partition is a *batch*: every response it fetched shares the batch id
 (`<UTC timestamp>-<random>`), so the raw table can always be rebuilt from one complete batch and a
-re-run never mixes two fetches into duplicates.
+re-run never mixes two fetches into duplicates. A fetch that fails half-way (page 3 of 5 answers
+503) keeps its landed pages for diagnosis but never writes `<batch-id>.batch.json`, so a rebuild
+from landing never takes an incomplete batch for the whole day.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 RAW_FILE_NAME = "part-0.parquet"
+BATCH_MARKER_SUFFIX = ".batch.json"
 
 
 def landing_dir(lake_dir: Path, source: str, day: date) -> Path:
@@ -65,7 +69,8 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def write_parquet_atomic(table: pa.Table, target: Path, metadata: dict[str, str] | None = None) -> None:
+def write_parquet_atomic(table: pa.Table, target: Path,
+                         metadata: dict[str, str] | None = None) -> None:
     """Write one Parquet file atomically, with lineage in the file's key-value metadata."""
     if metadata:
         merged = dict(table.schema.metadata or {})
@@ -127,9 +132,19 @@ class LandingBatch:
                    "batch_id": self.batch_id, "fetch_id": fetch_id, "url": url, "params": params,
                    "status": status, "headers": headers, "fetched_at": fetched_at,
                    "sha256": digest, "bytes": len(body), "file": path.name}
-        write_bytes_atomic(landed.sidecar, json.dumps(sidecar, ensure_ascii=False, indent=1).encode())
+        write_bytes_atomic(landed.sidecar,
+                           json.dumps(sidecar, ensure_ascii=False, indent=1).encode())
         self.files.append(landed)
         return landed
+
+    def complete(self) -> Path:
+        """Mark the batch whole: its fetch landed every response it needed."""
+        marker = self.directory / f"{self.batch_id}{BATCH_MARKER_SUFFIX}"
+        manifest = {"source": self.source, "partition": self.day.isoformat(),
+                    "batch_id": self.batch_id, "files": [f.path.name for f in self.files],
+                    "completed_at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        write_bytes_atomic(marker, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+        return marker
 
     def lineage(self) -> dict[str, str]:
         """Key-value metadata stored in the raw Parquet file this batch produced."""
@@ -148,13 +163,17 @@ def new_batch_id() -> str:
 
 
 def latest_batch(lake_dir: Path, source: str, day: date) -> LandingBatch | None:
-    """The newest batch landed for a partition (to rebuild raw without fetching)."""
+    """The newest complete batch landed for a partition (to rebuild raw without fetching).
+
+    Batch ids start with their UTC timestamp, so the newest sorts last. Batches whose fetch failed
+    (no `.batch.json` marker) are skipped: their files stay for diagnosis only."""
     directory = landing_dir(lake_dir, source, day)
-    sidecars = sorted(directory.glob("*.meta.json")) if directory.exists() else []
-    if not sidecars:
+    markers = sorted(directory.glob(f"*{BATCH_MARKER_SUFFIX}")) if directory.exists() else []
+    if not markers:
         return None
+    newest = markers[-1].name.removesuffix(BATCH_MARKER_SUFFIX)
+    sidecars = sorted(directory.glob(f"{newest}-*.meta.json"))
     metas = [json.loads(p.read_text("utf-8")) for p in sidecars]
-    newest = max(m["batch_id"] for m in metas)
     files = [LandedFile(path=directory / m["file"], url=m["url"], params=m["params"],
                        status=m["status"], headers=m["headers"], fetched_at=m["fetched_at"],
                        sha256=m["sha256"], size=m["bytes"])

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
@@ -61,17 +69,27 @@ class CityIdentity(Strict):
     # province field); a list because sources spell the same province differently.
     province_names_th: list[str] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _codes_nest(self) -> CityIdentity:
-        for code in self.district_codes:
-            if not code.startswith(self.province_code) or len(code) != 4:
+    # Field validators (not one model validator) so the error names the key, e.g.
+    # `city.district_codes`; fields validate in order, so the codes they nest in are in `info.data`.
+    @field_validator("district_codes")
+    @classmethod
+    def _districts_in_province(cls, codes: list[str], info: ValidationInfo) -> list[str]:
+        province = info.data.get("province_code")
+        for code in codes:
+            if province is not None and (len(code) != 4 or not code.startswith(province)):
                 raise ValueError(f"district code {code} is not a 4-digit code in province "
-                                 f"{self.province_code}")
-        for code in self.subdistrict_codes:
-            if len(code) != 6 or code[:4] not in self.district_codes:
+                                 f"{province}")
+        return codes
+
+    @field_validator("subdistrict_codes")
+    @classmethod
+    def _subdistricts_in_districts(cls, codes: list[str], info: ValidationInfo) -> list[str]:
+        districts = info.data.get("district_codes")
+        for code in codes:
+            if districts is not None and (len(code) != 6 or code[:4] not in districts):
                 raise ValueError(f"subdistrict code {code} is not a 6-digit code in one of the "
-                                 f"city's districts {self.district_codes}")
-        return self
+                                 f"city's districts {districts}")
+        return codes
 
 
 Cadence = Literal["hourly", "daily", "weekly", "monthly"]
@@ -83,6 +101,11 @@ class SourceSettings(Strict):
     cadence: Cadence = "daily"
     timeout_connect_s: float = Field(default=5.0, gt=0)
     timeout_read_s: float = Field(default=60.0, gt=0)
+    # Retries on 429/5xx and connection errors, exponential backoff (factor * 2**n seconds, capped);
+    # `Retry-After` from the server wins over the backoff. Tests set a tiny factor.
+    retries: int = Field(default=5, ge=0, le=20)
+    backoff_factor_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=60.0, ge=0)
 
     @field_validator("base_url")
     @classmethod
@@ -229,15 +252,22 @@ def load_city_config(path: Path, env: dict[str, str] | None = None) -> CityConfi
         raise ConfigError(f"city config {path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"city config {path} must be a mapping at the top level")
+    overridden: dict[tuple[str, ...], str] = {}
     for name in SOURCE_NAMES:
-        override = env.get(f"{ENV_PREFIX}{name.upper()}_BASE_URL")
+        variable = f"{ENV_PREFIX}{name.upper()}_BASE_URL"
+        override = env.get(variable)
         source = raw.get("sources", {}).get(name) if isinstance(raw.get("sources"), dict) else None
         if override and isinstance(source, dict):
             source["base_url"] = override
+            overridden[("sources", name, "base_url")] = variable
     try:
         return CityConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(path, exc)) from None
+        # A bad value set by an environment override is not in the file: say where it came from.
+        notes = [f"  (sources.{loc[1]}.base_url comes from {variable}, not the file)"
+                 for loc, variable in overridden.items()
+                 if any(tuple(map(str, e["loc"])) == loc for e in exc.errors())]
+        raise ConfigError("\n".join([_format_validation_error(path, exc), *notes])) from None
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -250,7 +280,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         mode = SourceMode(mode_text)
     except ValueError:
         allowed = ", ".join(m.value for m in SourceMode)
-        raise ConfigError(f"{ENV_PREFIX}SOURCE_MODE={mode_text!r}: must be one of {allowed}") from None
+        raise ConfigError(f"{ENV_PREFIX}SOURCE_MODE={mode_text!r}: must be one of "
+                          f"{allowed}") from None
     recordings = Path(env.get(f"{ENV_PREFIX}RECORDINGS_DIR") or RECORDINGS_DIR).resolve()
     config = load_city_config(config_file, env)
     return Settings(config_file=config_file, config=config, data_dir=data_dir,

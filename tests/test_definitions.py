@@ -7,8 +7,13 @@ from city_pipeline.defs.capture import days_in_window
 from city_pipeline.settings import SOURCE_NAMES
 
 EXPECTED_RAW_TABLES = {
-    "air4thai_stations", "air4thai_hourly", "traffy_tickets", "open_meteo_hourly",
-    "open_meteo_daily", "ckan_kk_registered_vehicles", "dopa_population",
+    "air4thai_stations",
+    "air4thai_hourly",
+    "traffy_tickets",
+    "open_meteo_hourly",
+    "open_meteo_daily",
+    "ckan_kk_registered_vehicles",
+    "dopa_population",
 }
 
 
@@ -19,8 +24,11 @@ def defs(city_definitions) -> dg.Definitions:
 
 def capture_specs(defs: dg.Definitions) -> dict[dg.AssetKey, dg.AssetSpec]:
     graph = defs.resolve_asset_graph()
-    return {key: graph.get(key) for key in graph.get_all_asset_keys()
-            if graph.get(key).group_name == "capture"}
+    return {
+        key: graph.get(key)
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name == "capture"
+    }
 
 
 def test_definitions_validate(defs):
@@ -38,8 +46,11 @@ def test_capture_assets_are_partitioned_by_cadence(defs):
     graph = defs.resolve_asset_graph()
     for key in capture_specs(defs):
         partitions = graph.get(key).partitions_def
-        expected = (dg.MonthlyPartitionsDefinition if key.path[1] in {"dopa_population",
-                    "ckan_kk_registered_vehicles"} else dg.DailyPartitionsDefinition)
+        expected = (
+            dg.MonthlyPartitionsDefinition
+            if key.path[1] in {"dopa_population", "ckan_kk_registered_vehicles"}
+            else dg.DailyPartitionsDefinition
+        )
         assert isinstance(partitions, expected), key
         assert partitions.timezone == "Asia/Bangkok"
 
@@ -52,8 +63,11 @@ def test_hourly_history_depends_on_station_list(defs):
 
 def test_capture_assets_retry_with_backoff(defs):
     for asset in defs.assets:
-        if isinstance(asset, dg.AssetsDefinition) and asset.group_names_by_key and \
-                set(asset.group_names_by_key.values()) == {"capture"}:
+        if (
+            isinstance(asset, dg.AssetsDefinition)
+            and asset.group_names_by_key
+            and set(asset.group_names_by_key.values()) == {"capture"}
+        ):
             policy = asset.op.retry_policy
             assert policy is not None and policy.max_retries >= 1
             assert policy.backoff == dg.Backoff.EXPONENTIAL
@@ -68,16 +82,29 @@ def test_jobs_split_monthly_from_nightly(defs):
 
 
 def test_days_in_window_daily_and_monthly():
-    window = dg.TimeWindow(dg.DailyPartitionsDefinition("2024-01-01").time_window_for_partition_key(
-        "2024-01-30").start, dg.DailyPartitionsDefinition("2024-01-01")
-        .time_window_for_partition_key("2024-02-02").start)
+    window = dg.TimeWindow(
+        dg.DailyPartitionsDefinition("2024-01-01")
+        .time_window_for_partition_key("2024-01-30")
+        .start,
+        dg.DailyPartitionsDefinition("2024-01-01")
+        .time_window_for_partition_key("2024-02-02")
+        .start,
+    )
     assert [d.isoformat() for d in days_in_window(window, "daily")] == [
-        "2024-01-30", "2024-01-31", "2024-02-01"]
+        "2024-01-30",
+        "2024-01-31",
+        "2024-02-01",
+    ]
     monthly = dg.MonthlyPartitionsDefinition("2024-01-01")
-    months = dg.TimeWindow(monthly.time_window_for_partition_key("2024-01-01").start,
-                           monthly.time_window_for_partition_key("2024-03-01").end)
+    months = dg.TimeWindow(
+        monthly.time_window_for_partition_key("2024-01-01").start,
+        monthly.time_window_for_partition_key("2024-03-01").end,
+    )
     assert [d.isoformat() for d in days_in_window(months, "monthly")] == [
-        "2024-01-01", "2024-02-01", "2024-03-01"]
+        "2024-01-01",
+        "2024-02-01",
+        "2024-03-01",
+    ]
 
 
 def test_source_names_match_city_yaml_blocks():

@@ -5,24 +5,25 @@ The assets are thin: they loop over the run's partition window and call `capture
 policy), so a year of history does not start 365 processes.
 """
 
-
 from collections.abc import Iterator
 from datetime import date, timedelta
 
 import dagster as dg
-from dagster import AssetExecutionContext
 import pyarrow as pa
+from dagster import AssetExecutionContext
 
 from city_pipeline.capture import CaptureResult, CaptureSpec, run_capture
 from city_pipeline.defs.partitions import partitions_for
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import Cadence, Settings
 from city_pipeline.sources import all_captures
+from city_pipeline.sources.common import SourceError
 
 GROUP = "capture"
 OWNERS = ["team:city-data-platform"]
-CAPTURE_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL,
-                               jitter=dg.Jitter.PLUS_MINUS)
+CAPTURE_RETRY = dg.RetryPolicy(
+    max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 def raw_key(table: str) -> dg.AssetKey:
@@ -53,8 +54,9 @@ def materialize_metadata(table: str, results: list[CaptureResult]) -> dict[str, 
         "dagster/row_count": sum(w.rows for w in written),
         "dagster/column_schema": table_schema(latest.schema),
         "partitions": [r.day.isoformat() for r in results],
-        "rows_per_partition": dg.MetadataValue.json({r.day.isoformat(): r.tables[table].rows
-                                                     for r in results}),
+        "rows_per_partition": dg.MetadataValue.json(
+            {r.day.isoformat(): r.tables[table].rows for r in results}
+        ),
         "raw_path": dg.MetadataValue.path(str(latest.path.parent.parent)),
         "source_urls": dg.MetadataValue.json(sorted({u for r in results for u in r.urls})),
         "landed_bytes": sum(r.landed_bytes for r in results),
@@ -86,17 +88,33 @@ def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=CAPTURE_RETRY,
     )
-    def _capture(context: AssetExecutionContext, city: CityResource) -> Iterator[dg.MaterializeResult]:
+    def _capture(
+        context: AssetExecutionContext, city: CityResource
+    ) -> Iterator[dg.MaterializeResult]:
         run_settings = city.settings()
         results = []
         for day in days_in_window(context.partition_time_window, cadence):
-            result = run_capture(spec, day, run_settings)
+            try:
+                result = run_capture(spec, day, run_settings)
+            except SourceError as exc:
+                # Retry what may pass later (5xx, timeouts); a malformed payload fails at once.
+                raise dg.Failure(
+                    description=str(exc),
+                    allow_retries=exc.transient,
+                    metadata={
+                        "source": spec.source,
+                        "partition": exc.partition or day.isoformat(),
+                        "field": exc.field or "",
+                        "transient": exc.transient,
+                    },
+                ) from exc
             rows = ", ".join(f"{t}={w.rows}" for t, w in result.tables.items())
             context.log.info(f"{spec.name} {day}: {len(result.batch.files)} responses, {rows}")
             results.append(result)
         for table in spec.tables:
-            yield dg.MaterializeResult(asset_key=raw_key(table),
-                                       metadata=materialize_metadata(table, results))
+            yield dg.MaterializeResult(
+                asset_key=raw_key(table), metadata=materialize_metadata(table, results)
+            )
 
     return _capture
 

@@ -22,8 +22,11 @@ class CityResource(dg.ConfigurableResource):
 
     def settings(self) -> Settings:
         env = dict(os.environ)
-        for name, value in (("CONFIG", self.config_file), ("DATA_DIR", self.data_dir),
-                            ("SOURCE_MODE", self.source_mode)):
+        for name, value in (
+            ("CONFIG", self.config_file),
+            ("DATA_DIR", self.data_dir),
+            ("SOURCE_MODE", self.source_mode),
+        ):
             if value:
                 env[f"CITY_PIPELINE_{name}"] = value
         return load_settings(env)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # capture.py imports sources.common; keep this package import
     from city_pipeline.capture import CaptureSpec
 
 
-def all_captures(settings: Settings) -> list["CaptureSpec"]:
+def all_captures(settings: Settings) -> list[CaptureSpec]:
     specs: list[CaptureSpec] = []
     for name in SOURCE_NAMES:
         if not settings.source(name).enabled:

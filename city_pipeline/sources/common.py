@@ -32,13 +32,18 @@ MISSING_SENTINELS: tuple[str, ...] = ("-1", "-999", "-9999", "-", "", "N/A", "n/
 
 
 class SourceError(RuntimeError):
-    """Bad input from a source: names the source, the partition and the field."""
+    """Bad input from a source: names the source, the partition and the field.
+
+    `transient` marks what may succeed later (timeouts, refused connections, 429/5xx after the
+    session's own retries): Dagster retries those runs, never a malformed payload.
+    """
 
     def __init__(self, source: str, partition: date | str | None, message: str,
-                 field: str | None = None):
+                 field: str | None = None, *, transient: bool = False):
         self.source = source
         self.partition = str(partition) if partition is not None else None
         self.field = field
+        self.transient = transient
         where = f"source {source}, partition {self.partition or '-'}"
         if field:
             where += f", field '{field}'"
@@ -62,6 +67,13 @@ class FetchContext:
     def error(self, message: str, field: str | None = None) -> SourceError:
         return SourceError(self.source, self.day, message, field)
 
+    def unavailable(self, message: str) -> SourceError:
+        """The source could not answer now; worth retrying later."""
+        return SourceError(self.source, self.day, message, transient=True)
+
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
 
 def fetch(ctx: FetchContext, url: str, params: Mapping[str, Any] | None = None, *,
           ext: str = "json", headers: Mapping[str, str] | None = None,
@@ -78,23 +90,26 @@ def fetch(ctx: FetchContext, url: str, params: Mapping[str, Any] | None = None, 
     except MissingRecordingError as exc:
         raise ctx.error(str(exc)) from None
     except requests.Timeout as exc:
-        raise ctx.error(f"timed out calling {shown}: {exc}") from None
-    except requests.RetryError as exc:
-        raise ctx.error(f"gave up on {shown} after retries: {exc}") from None
+        raise ctx.unavailable(f"timed out calling {shown}: {exc}") from None
+    except requests.exceptions.RetryError as exc:
+        raise ctx.unavailable(f"gave up on {shown} after retries: {exc}") from None
     except requests.ConnectionError as exc:
         # urllib3 reports read timeouts that outlived their retries as a connection error.
         reason = getattr(exc.args[0] if exc.args else None, "reason", None)
         if isinstance(reason, ReadTimeoutError):
-            raise ctx.error(f"timed out reading from {shown} after retries: {reason}") from None
-        raise ctx.error(f"could not connect to {shown}: {exc}") from None
+            raise ctx.unavailable(f"timed out reading from {shown} after retries: {reason}") from None
+        raise ctx.unavailable(f"could not connect to {shown}: {exc}") from None
     except requests.RequestException as exc:  # e.g. a body cut off mid-transfer
-        raise ctx.error(f"request to {shown} failed: {exc!r}") from None
+        raise ctx.unavailable(f"request to {shown} failed: {exc!r}") from None
     landed = ctx.batch.land(response.content, url=redact_url(url), params=redact_params(params),
                             status=response.status_code,
                             headers=interesting_headers(response.headers), ext=ext)
     if response.status_code >= 400:
-        raise ctx.error(f"HTTP {response.status_code} {response.reason} from {shown}"
-                        f"{_after_retries(response)} (body kept in {landed.path})")
+        message = (f"HTTP {response.status_code} {response.reason} from {shown}"
+                   f"{_after_retries(response)} (body kept in {landed.path})")
+        if response.status_code in TRANSIENT_STATUSES:
+            raise ctx.unavailable(message)
+        raise ctx.error(message)
     return landed
 
 
@@ -164,7 +179,8 @@ def typed_select(con: duckdb.DuckDBPyConnection, relation: str, columns: Mapping
                      f'AS "{name}"')
         checks.append(f"max(CASE WHEN NOT ({missing}) AND TRY_CAST({text} AS {sql_type}) IS NULL "
                       f"THEN {text} END) AS \"{name}\"")
-    bad = con.execute(f"SELECT {', '.join(checks)} FROM {relation}").fetchone()
+    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is left unfinished.
+    bad = con.execute(f"SELECT {', '.join(checks)} FROM {relation}").fetchall()[0]
     for (name, sql_type), example in zip(columns.items(), bad or (), strict=False):
         if example is not None:
             raise SourceError(source, partition,

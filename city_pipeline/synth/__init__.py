@@ -37,7 +37,8 @@ def write_recordings(store: RecordingStore, recordings: Iterable[Recording]) -> 
     count = 0
     for rec in recordings:
         key = RequestKey.for_call(rec.method, rec.url, rec.params)
-        store.save_body(key, rec.url, rec.status, "OK" if rec.status < 400 else "ERROR",
-                        rec.headers, rec.body)
+        store.save_body(
+            key, rec.url, rec.status, "OK" if rec.status < 400 else "ERROR", rec.headers, rec.body
+        )
         count += 1
     return count

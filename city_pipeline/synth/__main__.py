@@ -32,8 +32,9 @@ def generate_city(config_path, *, scale: int = 1, recordings_root=None) -> dict[
         shutil.rmtree(directory, ignore_errors=True)
         # One seed per (city, source): adding a source never changes another source's bytes.
         rng = random.Random(zlib.crc32(f"{settings.city.slug}/{source}".encode()))
-        written[source] = write_recordings(RecordingStore(directory, source),
-                                           module.recordings(settings, rng, scale))
+        written[source] = write_recordings(
+            RecordingStore(directory, source), module.recordings(settings, rng, scale)
+        )
     return written
 
 

@@ -1,0 +1,16 @@
+"""Assemble the Definitions of every layer for one city's settings.
+
+`city_pipeline/definitions.py` calls this once for the environment's city; the CLI and tests call
+it for the city they run, so one process can run two cities without stale module state.
+"""
+
+import dagster as dg
+
+from city_pipeline.defs import automation, capture
+from city_pipeline.settings import Settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    layers = automation.with_operating_policies(dg.Definitions.merge(capture.build_defs(settings)))
+    assets = [a for a in layers.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    return dg.Definitions.merge(layers, automation.build_automation_defs(assets, settings))

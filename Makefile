@@ -33,7 +33,7 @@ install: $(VENV)/.installed  ## create .venv and install the pipeline
 install-dev: $(VENV)/.installed-dev  ## install the pipeline with test and lint tools
 
 prepare: $(VENV)/.installed  ## prepare the dbt manifest (definitions never parse dbt at import)
-	@if [ -f city_pipeline/defs/curate.py ]; then $(PY) -m city_pipeline.defs.curate prepare; fi
+	$(PY) -m city_pipeline.defs.curate prepare
 
 run: prepare  ## run the whole pipeline offline on the bundled recordings
 	$(VENV)/bin/city-pipeline run

@@ -78,6 +78,8 @@ class Summary:
     failures: list[str] = field(default_factory=list)
 
     def add(self, result: dg.ExecuteInProcessResult) -> None:
+        import dagster as dg
+
         seen_runs: set[tuple[str, int]] = set()
         for event in result.get_asset_materialization_events():
             mat = event.materialization
@@ -90,7 +92,8 @@ class Summary:
                 seen_runs.add((key, event.step_key))
                 self.rows[key] += int(rows.value)
         for evaluation in result.get_asset_check_evaluations():
-            status = "passed" if evaluation.passed else "FAILED"
+            warn_only = evaluation.severity == dg.AssetCheckSeverity.WARN
+            status = "passed" if evaluation.passed else ("WARN" if warn_only else "FAILED")
             self.checks[evaluation.asset_key.to_user_string()].append(
                 f"{evaluation.check_name}: {status}"
             )
@@ -103,10 +106,12 @@ class Summary:
         for key in sorted(self.rows.keys() | self.partitions.keys()):
             parts = len(self.partitions.get(key, ())) or 1
             print(f"  {key:<45} {self.rows.get(key, 0):>10,} rows  {parts:>4} partition(s)")
-        failed = [c for checks in self.checks.values() for c in checks if c.endswith("FAILED")]
-        total = sum(len(c) for c in self.checks.values())
-        print(f"  checks: {total - len(failed)}/{total} passed")
-        for line in failed:
+        every = [f"{key} {c}" for key, checks in self.checks.items() for c in checks]
+        failed = [c for c in every if c.endswith("FAILED")]
+        warned = [c for c in every if c.endswith("WARN")]
+        passed = len(every) - len(failed) - len(warned)
+        print(f"  checks: {passed}/{len(every)} passed, {len(warned)} warned, {len(failed)} failed")
+        for line in failed + warned:
             print(f"    {line}")
         for failure in self.failures:
             print(f"  failed: {failure}")

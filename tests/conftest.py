@@ -21,7 +21,7 @@ def session_data_dir(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def city_definitions(session_data_dir):
+def city_definitions(session_data_dir, dbt_manifest):
     """The project's Definitions, loaded the way `dagster` loads them (default city)."""
     from city_pipeline.definitions import defs
 
@@ -90,3 +90,16 @@ def live_settings(httpserver, tmp_path, city_yaml):
         )
 
     return make
+
+
+# --- Curate (dbt). The manifest is prepared once per session with the project's own preparer
+# (`python -m city_pipeline.defs.curate prepare`, as `make prepare` and CI do); nothing parses dbt
+# when definitions load.
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest():
+    """Path of a freshly prepared dbt manifest (dbt_project/target/manifest.json)."""
+    from city_pipeline.defs.curate import prepare_manifest
+
+    return prepare_manifest()

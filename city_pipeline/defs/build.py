@@ -6,11 +6,14 @@ it for the city they run, so one process can run two cities without stale module
 
 import dagster as dg
 
-from city_pipeline.defs import automation, capture
+from city_pipeline.defs import automation, capture, consume, curate
 from city_pipeline.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    layers = automation.with_operating_policies(dg.Definitions.merge(capture.build_defs(settings)))
+    layers = dg.Definitions.merge(
+        capture.build_defs(settings), curate.build_defs(settings), consume.build_defs(settings)
+    )
+    layers = automation.with_operating_policies(layers)
     assets = [a for a in layers.assets or [] if isinstance(a, dg.AssetsDefinition)]
     return dg.Definitions.merge(layers, automation.build_automation_defs(assets, settings))

@@ -604,7 +604,8 @@ STATIONS_CAPTURE = CaptureSpec(
     fetch=fetch_stations,
     parse=parse_stations,
     sort_keys={STATIONS_TABLE: ("station_id",)},
-    description="Air4Thai station list with each station's latest AQI (the city's stations).",
+    description="สถานีตรวจวัดคุณภาพอากาศ (Air4Thai) · Air4Thai station list with each station's "
+    "latest AQI (the city's stations).",
 )
 
 HOURLY_CAPTURE = CaptureSpec(
@@ -615,7 +616,8 @@ HOURLY_CAPTURE = CaptureSpec(
     parse=parse_hourly,
     sort_keys={HOURLY_TABLE: ("station_id", "measured_at")},
     depends_on=(STATIONS_TABLE,),
-    description="Air4Thai hourly PM2.5, PM10, O3, CO, NO2, SO2 and weather at the city's stations.",
+    description="คุณภาพอากาศรายชั่วโมง (Air4Thai) · Air4Thai hourly PM2.5, PM10, O3, CO, NO2, SO2 "
+    "and weather at the city's stations.",
 )
 
 

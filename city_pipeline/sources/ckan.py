@@ -312,8 +312,8 @@ def captures(settings: Settings) -> list[CaptureSpec]:
                 fetch=partial(fetch_dataset, dataset=dataset),
                 parse=partial(parse_dataset, dataset=dataset),
                 sort_keys={name: ("_id",)},
-                description=f"CKAN DataStore resource {dataset.resource_id}"
-                + (f": {dataset.title}" if dataset.title else ""),
+                description=f"ชุดข้อมูลเปิดภาครัฐ (CKAN) · CKAN DataStore resource "
+                f"{dataset.resource_id}" + (f": {dataset.title}" if dataset.title else ""),
             )
         )
     return specs

@@ -38,8 +38,15 @@ class SourceError(RuntimeError):
     session's own retries): Dagster retries those runs, never a malformed payload.
     """
 
-    def __init__(self, source: str, partition: date | str | None, message: str,
-                 field: str | None = None, *, transient: bool = False):
+    def __init__(
+        self,
+        source: str,
+        partition: date | str | None,
+        message: str,
+        field: str | None = None,
+        *,
+        transient: bool = False,
+    ):
         self.source = source
         self.partition = str(partition) if partition is not None else None
         self.field = field
@@ -75,9 +82,16 @@ class FetchContext:
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-def fetch(ctx: FetchContext, url: str, params: Mapping[str, Any] | None = None, *,
-          ext: str = "json", headers: Mapping[str, str] | None = None,
-          method: str = "GET", json_body: Any = None) -> LandedFile:
+def fetch(
+    ctx: FetchContext,
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    ext: str = "json",
+    headers: Mapping[str, str] | None = None,
+    method: str = "GET",
+    json_body: Any = None,
+) -> LandedFile:
     """Call the source once, land the exact bytes, and fail clearly on an HTTP error.
 
     Retries and timeouts happen inside the session (see `city_pipeline.http`); what reaches here
@@ -97,16 +111,25 @@ def fetch(ctx: FetchContext, url: str, params: Mapping[str, Any] | None = None, 
         # urllib3 reports read timeouts that outlived their retries as a connection error.
         reason = getattr(exc.args[0] if exc.args else None, "reason", None)
         if isinstance(reason, ReadTimeoutError):
-            raise ctx.unavailable(f"timed out reading from {shown} after retries: {reason}") from None
+            raise ctx.unavailable(
+                f"timed out reading from {shown} after retries: {reason}"
+            ) from None
         raise ctx.unavailable(f"could not connect to {shown}: {exc}") from None
     except requests.RequestException as exc:  # e.g. a body cut off mid-transfer
         raise ctx.unavailable(f"request to {shown} failed: {exc!r}") from None
-    landed = ctx.batch.land(response.content, url=redact_url(url), params=redact_params(params),
-                            status=response.status_code,
-                            headers=interesting_headers(response.headers), ext=ext)
+    landed = ctx.batch.land(
+        response.content,
+        url=redact_url(url),
+        params=redact_params(params),
+        status=response.status_code,
+        headers=interesting_headers(response.headers),
+        ext=ext,
+    )
     if response.status_code >= 400:
-        message = (f"HTTP {response.status_code} {response.reason} from {shown}"
-                   f"{_after_retries(response)} (body kept in {landed.path})")
+        message = (
+            f"HTTP {response.status_code} {response.reason} from {shown}"
+            f"{_after_retries(response)} (body kept in {landed.path})"
+        )
         if response.status_code in TRANSIENT_STATUSES:
             raise ctx.unavailable(message)
         raise ctx.error(message)
@@ -128,17 +151,21 @@ def load_json(ctx: ErrorContext, landed: LandedFile) -> Any:
     if stripped[:1] == b"<":
         content_type = landed.headers.get("content-type", "unknown content-type")
         kind = "an XML document" if stripped[:5].lower() == b"<?xml" else "an HTML page"
-        raise ctx.error(f"expected JSON but got {kind} ({content_type}) from {landed.url} "
-                        f"(kept in {landed.path})")
+        raise ctx.error(
+            f"expected JSON but got {kind} ({content_type}) from {landed.url} "
+            f"(kept in {landed.path})"
+        )
     try:
         return orjson.loads(stripped)
     except orjson.JSONDecodeError as exc:
-        raise ctx.error(f"invalid or truncated JSON from {landed.url}: {exc} "
-                        f"(kept in {landed.path})") from None
+        raise ctx.error(
+            f"invalid or truncated JSON from {landed.url}: {exc} (kept in {landed.path})"
+        ) from None
 
 
-def require_fields(ctx: ErrorContext, envelope: Any, fields: Mapping[str, type | tuple[type, ...]],
-                   where: str = "") -> None:
+def require_fields(
+    ctx: ErrorContext, envelope: Any, fields: Mapping[str, type | tuple[type, ...]], where: str = ""
+) -> None:
     """Check an envelope has each field with the expected JSON type. Extra fields are allowed
     (APIs grow); a missing field or a wrong type is an error naming the field."""
     if not isinstance(envelope, dict):
@@ -149,18 +176,27 @@ def require_fields(ctx: ErrorContext, envelope: Any, fields: Mapping[str, type |
         if not isinstance(envelope[name], expected):
             names = expected if isinstance(expected, tuple) else (expected,)
             allowed = " or ".join(t.__name__ for t in names)
-            raise ctx.error(f"expected {allowed}{where}, got {type(envelope[name]).__name__} "
-                            f"{str(envelope[name])[:80]!r}", field=name)
+            raise ctx.error(
+                f"expected {allowed}{where}, got {type(envelope[name]).__name__} "
+                f"{str(envelope[name])[:80]!r}",
+                field=name,
+            )
 
 
 def _sentinel_list() -> str:
     return ", ".join("'" + s.replace("'", "''") + "'" for s in MISSING_SENTINELS)
 
 
-def typed_select(con: duckdb.DuckDBPyConnection, relation: str, columns: Mapping[str, str], *,
-                 source: str, partition: date | str | None,
-                 sentinel_columns: frozenset[str] = frozenset(),
-                 expressions: Mapping[str, str] | None = None) -> pa.Table:
+def typed_select(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Mapping[str, str],
+    *,
+    source: str,
+    partition: date | str | None,
+    sentinel_columns: frozenset[str] = frozenset(),
+    expressions: Mapping[str, str] | None = None,
+) -> pa.Table:
     """Select `columns` (name -> DuckDB type) from `relation`, casting each with TRY_CAST.
 
     Values in `sentinel_columns` that are a missing-value sentinel become NULL. Any other value
@@ -175,16 +211,20 @@ def typed_select(con: duckdb.DuckDBPyConnection, relation: str, columns: Mapping
         missing = f"{expr} IS NULL"
         if name in sentinel_columns:
             missing += f" OR {text} IN ({_sentinel_list()})"
-        casts.append(f"CASE WHEN {missing} THEN NULL ELSE TRY_CAST({text} AS {sql_type}) END "
-                     f'AS "{name}"')
-        checks.append(f"max(CASE WHEN NOT ({missing}) AND TRY_CAST({text} AS {sql_type}) IS NULL "
-                      f"THEN {text} END) AS \"{name}\"")
+        casts.append(
+            f'CASE WHEN {missing} THEN NULL ELSE TRY_CAST({text} AS {sql_type}) END AS "{name}"'
+        )
+        checks.append(
+            f"max(CASE WHEN NOT ({missing}) AND TRY_CAST({text} AS {sql_type}) IS NULL "
+            f'THEN {text} END) AS "{name}"'
+        )
     # fetchall, not fetchone: DuckDB 2 refuses new work while a result is left unfinished.
     bad = con.execute(f"SELECT {', '.join(checks)} FROM {relation}").fetchall()[0]
     for (name, sql_type), example in zip(columns.items(), bad or (), strict=False):
         if example is not None:
-            raise SourceError(source, partition,
-                              f"value {example[:80]!r} is not a valid {sql_type}", field=name)
+            raise SourceError(
+                source, partition, f"value {example[:80]!r} is not a valid {sql_type}", field=name
+            )
     return con.sql(f"SELECT {', '.join(casts)} FROM {relation}").to_arrow_table()
 
 

@@ -259,7 +259,8 @@ CAPTURE = CaptureSpec(
     fetch=fetch_month,
     parse=parse,
     sort_keys={TABLE: ("month", "admin_code")},
-    description="DOPA registered population by admin area (country, province, district), monthly.",
+    description="ประชากรตามทะเบียนราษฎร (กรมการปกครอง) · DOPA registered population by admin area "
+    "(country, province, district), monthly.",
 )
 
 

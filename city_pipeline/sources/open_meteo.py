@@ -156,7 +156,8 @@ CAPTURE = CaptureSpec(
     fetch=fetch_day,
     parse=parse,
     sort_keys={HOURLY_TABLE: ("time_local",), DAILY_TABLE: ("date",)},
-    description="Open-Meteo archive weather at the city centre (hourly and daily, Asia/Bangkok).",
+    description="ข้อมูลสภาพอากาศ (Open-Meteo) · Open-Meteo archive weather at the city centre "
+    "(hourly and daily, Asia/Bangkok).",
 )
 
 

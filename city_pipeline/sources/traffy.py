@@ -867,7 +867,8 @@ CAPTURE = CaptureSpec(
     fetch=fetch_day,
     parse=parse,
     sort_keys={TABLE: ("ticket_id", "last_activity", "source_endpoint")},
-    description="Traffy Fondue citizen complaints: every ticket version seen that day.",
+    description="เรื่องร้องเรียนของประชาชน (Traffy Fondue) · Traffy Fondue citizen complaints: every "
+    "ticket version seen that day.",
 )
 
 

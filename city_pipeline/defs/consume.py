@@ -1,0 +1,208 @@
+"""Consume assets and checks, group `consume`: validate the marts, then publish a release.
+
+    marts/<mart>  (dbt, group curate)
+      └─ check gx_<mart>   blocking: the mart's GX suite on the scrubbed table; a failure stops
+         │                 everything downstream in the run, so nothing of it is published
+      └─ published/<mart>  scrub PII, validate again, keep the table for the next release
+           └─ published/release   write releases/<id>/ and switch `current` atomically
+
+The logic lives in `city_pipeline.consume` (plain Python, tested on its own); these definitions
+only wire it to Dagster. Checks and `published/<mart>` read the warehouse, so they join the
+warehouse's concurrency pool: DuckDB refuses a reader while dbt holds the write lock. The release
+reads only the validated files, never the warehouse.
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from city_pipeline.consume.catalog import PUBLISHED_MARTS, PublishedMart
+from city_pipeline.consume.release import (
+    DEFAULT_KEEP_RELEASES,
+    load_validated,
+    prepare_mart,
+    publish_release,
+    stage_validated,
+)
+from city_pipeline.consume.validation import ValidationOutcome
+from city_pipeline.defs.resources import CityResource
+
+GROUP = "consume"
+OWNERS = ["team:city-data-platform"]
+WAREHOUSE_POOL = "duckdb_warehouse"  # the curate layer's pool (defs/curate.py)
+KEEP_RELEASES_ENV = "CITY_PIPELINE_KEEP_RELEASES"
+RELEASE_KEY = dg.AssetKey(["published", "release"])
+PREVIEW_ROWS = 5
+
+
+def mart_key(name: str) -> dg.AssetKey:
+    """The dbt model's asset key: `marts/<name>` (CurateTranslator: `<schema>/<name>`)."""
+    return dg.AssetKey(["marts", name])
+
+
+def published_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["published", name])
+
+
+def keep_releases(configured: int | None = None) -> int:
+    if configured:
+        return configured
+    text = os.environ.get(KEEP_RELEASES_ENV, "")
+    return int(text) if text.strip().isdigit() and int(text) > 0 else DEFAULT_KEEP_RELEASES
+
+
+# --- metadata ----------------------------------------------------------------------------
+
+
+def markdown_preview(table: pa.Table, rows: int = PREVIEW_ROWS, max_columns: int = 8) -> str:
+    """The first rows as a Markdown table (a few columns; long text cut)."""
+    names = table.column_names[:max_columns]
+    head = table.select(names).slice(0, rows).to_pylist()
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in head:
+        cells = [str(row[n]) if row[n] is not None else "" for n in names]
+        cells = [c if len(c) <= 40 else c[:39] + "…" for c in cells]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if len(table.column_names) > max_columns:
+        lines.append(f"\n… and {len(table.column_names) - max_columns} more columns")
+    return "\n".join(lines)
+
+
+def column_schema(table: pa.Table) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in table.schema]
+    )
+
+
+def validation_metadata(outcome: ValidationOutcome) -> dict[str, Any]:
+    failed = [
+        {
+            "expectation": r.expectation,
+            "column": r.column,
+            "unexpected_count": r.unexpected_count,
+            "observed": r.observed,
+            "samples": r.samples,
+            "error": r.error,
+        }
+        for r in outcome.failed
+    ]
+    return {
+        "suite": outcome.suite,
+        "rows": outcome.rows,
+        "expectations_evaluated": outcome.evaluated,
+        "expectations_failed": len(outcome.failed),
+        "failed_expectations": dg.MetadataValue.json(failed),
+        "summary": dg.MetadataValue.md(outcome.markdown()),
+    }
+
+
+# --- definitions -------------------------------------------------------------------------
+
+
+def gx_check(spec: PublishedMart) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=mart_key(spec.name),
+        name=f"gx_{spec.name}",
+        blocking=True,
+        pool=WAREHOUSE_POOL,
+        description=f"Great Expectations suite expectations/{spec.name}.json on the table as it "
+        "would be published (after PII scrubbing). Blocks publishing when it fails.",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, city: CityResource) -> dg.AssetCheckResult:
+        prepared = prepare_mart(city.settings(), spec)
+        context.log.info(prepared.validation.summary_line())
+        return dg.AssetCheckResult(
+            passed=prepared.validation.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=validation_metadata(prepared.validation),
+        )
+
+    return _check
+
+
+def published_mart(spec: PublishedMart) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=published_key(spec.name),
+        deps=[mart_key(spec.name)],
+        group_name=GROUP,
+        owners=OWNERS,
+        pool=WAREHOUSE_POOL,
+        kinds={"python", "parquet"},
+        tags={"layer": "published"},
+        description=f"{spec.title_th} · {spec.title_en}: {spec.name} scrubbed of personal data "
+        "and validated, ready for the next release.",
+    )
+    def _published(context: dg.AssetExecutionContext, city: CityResource) -> dg.MaterializeResult:
+        settings = city.settings()
+        prepared = prepare_mart(settings, spec)
+        if not prepared.validation.success:  # also when run without its blocking check
+            raise dg.Failure(
+                description=f"{spec.name} failed validation; not published.\n"
+                + prepared.validation.markdown(),
+                metadata=validation_metadata(prepared.validation),
+            )
+        path = stage_validated(settings.published_dir, prepared)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": prepared.table.num_rows,
+                "dagster/column_schema": column_schema(prepared.table),
+                "path": dg.MetadataValue.path(str(path)),
+                "preview": dg.MetadataValue.md(markdown_preview(prepared.table)),
+                "validation": dg.MetadataValue.md(prepared.validation.markdown()),
+            }
+        )
+
+    return _published
+
+
+class ReleaseConfig(dg.Config):
+    keep_releases: int | None = None  # default: $CITY_PIPELINE_KEEP_RELEASES or 7
+
+
+def release_asset(specs: Sequence[PublishedMart]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=RELEASE_KEY,
+        deps=[published_key(s.name) for s in specs],
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"duckdb", "csv", "html"},
+        tags={"layer": "published"},
+        description="ชุดข้อมูลเผยแพร่ · The release under published/releases/<id>/ (Parquet, "
+        "CSV with BOM, analyst DuckDB, datapackage.json, report, validation summary); "
+        "`published/current` switches to it atomically.",
+    )
+    def _release(
+        context: dg.AssetExecutionContext, config: ReleaseConfig, city: CityResource
+    ) -> dg.MaterializeResult:
+        settings = city.settings()
+        prepared = load_validated(settings.published_dir, list(specs))
+        release = publish_release(settings, prepared, keep=keep_releases(config.keep_releases))
+        context.log.info(f"published release {release.release_id} -> {release.current}")
+        return dg.MaterializeResult(
+            metadata={
+                "release_id": release.release_id,
+                "release_path": dg.MetadataValue.path(str(release.path)),
+                "current": dg.MetadataValue.path(str(release.current)),
+                "report": dg.MetadataValue.url(release.report.as_uri()),
+                "rows": dg.MetadataValue.json(release.rows),
+                "dagster/row_count": sum(release.rows.values()),
+                "removed_releases": dg.MetadataValue.json(release.removed),
+                "preview": dg.MetadataValue.md(release.markdown()),
+            }
+        )
+
+    return _release
+
+
+def build_defs(
+    settings: Any = None, marts: Sequence[PublishedMart] = PUBLISHED_MARTS
+) -> dg.Definitions:
+    """Consume checks and assets for the published marts. Resources (`city`) come from the
+    other layers' Definitions; `settings` is accepted for symmetry with them."""
+    return dg.Definitions(
+        assets=[*(published_mart(spec) for spec in marts), release_asset(marts)],
+        asset_checks=[gx_check(spec) for spec in marts],
+    )

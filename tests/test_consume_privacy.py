@@ -1,0 +1,110 @@
+"""Privacy scrubbing: Thai national IDs (mod-11), Thai phone numbers and e-mails become tokens."""
+
+import time
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from city_pipeline.consume.privacy import (
+    contains_national_id,
+    is_valid_national_id,
+    scrub_series,
+    scrub_table,
+)
+
+
+def national_id(first_12: str) -> str:
+    """Complete 12 digits with the mod-11 check digit (weights 13..2)."""
+    total = sum(int(d) * w for d, w in zip(first_12, range(13, 1, -1), strict=True))
+    return first_12 + str((11 - total % 11) % 10)
+
+
+VALID_ID = national_id("110370012345")  # 1103700123458
+DASHED_ID = f"{VALID_ID[0]}-{VALID_ID[1:5]}-{VALID_ID[5:10]}-{VALID_ID[10:12]}-{VALID_ID[12]}"
+SPACED_ID = DASHED_ID.replace("-", " ")
+THAI_DIGIT_ID = VALID_ID.translate(str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙"))
+BAD_CHECK_DIGIT = VALID_ID[:12] + str((int(VALID_ID[12]) + 1) % 10)
+
+
+def test_check_digit():
+    assert VALID_ID == "1103700123458"
+    assert is_valid_national_id(VALID_ID)
+    assert is_valid_national_id(DASHED_ID) and is_valid_national_id(THAI_DIGIT_ID)
+    assert not is_valid_national_id(BAD_CHECK_DIGIT)
+    assert not is_valid_national_id(VALID_ID[:12])
+    # Worked by hand: 1*13+1*12+0*11+3*10+7*9+0*8+0*7+1*6+2*5+3*4+4*3+5*2 = 168; 168 % 11 = 3;
+    # 11 - 3 = 8: the check digit.
+    assert VALID_ID[-1] == "8"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"ผู้แจ้ง เลขบัตร {VALID_ID} ค่ะ", "ผู้แจ้ง เลขบัตร [ID] ค่ะ"),
+        (f"บัตร {DASHED_ID}", "บัตร [ID]"),
+        (f"บัตร {SPACED_ID}.", "บัตร [ID]."),
+        (f"เลข{THAI_DIGIT_ID}", "เลข[ID]"),
+        ("โทร 081-234-5678 ด่วน", "โทร [PHONE] ด่วน"),
+        ("โทร.0812345678", "โทร.[PHONE]"),
+        ("เบอร์ 09 1234 5678", "เบอร์ [PHONE]"),
+        ("+66 81 234 5678 หรือ +66812345678", "[PHONE] หรือ [PHONE]"),
+        ("สำนักงาน 043-123-456 และ 02 123 4567", "สำนักงาน [PHONE] และ [PHONE]"),
+        ("ส่งมาที่ somchai.j+kk@example.co.th นะ", "ส่งมาที่ [EMAIL] นะ"),
+        (f"(นางสุดา {DASHED_ID} โทร 086 555 1234 อีเมล suda_99@gmail.com)",
+         "(นางสุดา [ID] โทร [PHONE] อีเมล [EMAIL])"),
+    ],
+)  # fmt: skip
+def test_personal_data_becomes_tokens(text, expected):
+    assert scrub_series(pd.Series([text])).iloc[0] == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"เลขอ้างอิง {BAD_CHECK_DIGIT}",  # 13 digits, wrong check digit: not an ID
+        "วันที่ 2024-01-15 เวลา 10:30 น.",
+        "รหัสตำบล 400101 อำเภอ 4001",
+        "สายด่วน 1555 และ 1669",
+        "เรื่อง 2024-MDT9YV ซอย 12/3 ถนนมิตรภาพ กม. 5",
+        "PM2.5 สูง 75.1 มคก./ลบ.ม.",
+        "",
+    ],
+)
+def test_ordinary_text_is_left_alone(text):
+    assert scrub_series(pd.Series([text])).iloc[0] == text
+
+
+def test_nulls_stay_null_and_ids_are_detected():
+    series = pd.Series([None, f"x {VALID_ID}", f"y {BAD_CHECK_DIGIT}", "z"])
+    scrubbed = scrub_series(series)
+    assert pd.isna(scrubbed.iloc[0])
+    assert list(contains_national_id(series)) == [False, True, False, False]
+    assert not contains_national_id(scrubbed).any()
+
+
+def test_scrub_table_keeps_other_columns_and_types():
+    table = pa.table(
+        {
+            "ticket_id": ["2024-A", "2024-B"],
+            "description": [f"โทร 0812345678 บัตร {VALID_ID}", None],
+            "categories": [["ถนน"], ["น้ำท่วม", "ถนน"]],
+            "lat": [16.4, 16.5],
+        }
+    )
+    scrubbed = scrub_table(table, ["description", "address"])  # a missing column is ignored
+    assert scrubbed.schema == table.schema
+    assert scrubbed.column("description").to_pylist() == ["โทร [PHONE] บัตร [ID]", None]
+    assert scrubbed.column("categories").to_pylist() == table.column("categories").to_pylist()
+    assert scrubbed.column("ticket_id").equals(table.column("ticket_id"))
+
+
+def test_scrubbing_is_vectorised_fast_enough():
+    clean = "ถนนชำรุดเป็นหลุมลึก บริเวณหน้าตลาด ซอย 12 รถจักรยานยนต์ล้มหลายคัน"
+    texts = pd.Series([clean] * 50_000 + [f"โทร 0812345678 {VALID_ID}"] * 500)
+    started = time.perf_counter()
+    scrubbed = scrub_series(texts)
+    elapsed = time.perf_counter() - started
+    assert scrubbed.iloc[-1] == "โทร [PHONE] [ID]"
+    assert (scrubbed.iloc[:50_000] == clean).all()
+    assert elapsed < 5.0, f"scrubbing 50k rows took {elapsed:.1f}s"

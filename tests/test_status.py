@@ -1,0 +1,119 @@
+"""`city-pipeline status` on a real Dagster instance: a real capture run, real check evaluations,
+freshness computed with the assets' own policies."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import dagster as dg
+import pytest
+
+from city_pipeline import cli, status
+from city_pipeline.defs import automation
+from city_pipeline.defs.build import build_definitions
+from city_pipeline.settings import load_settings
+
+DAY = "2024-01-02"
+OPEN_METEO = [dg.AssetKey(["raw", "open_meteo_daily"]), dg.AssetKey(["raw", "open_meteo_hourly"])]
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CITY_PIPELINE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def defs(data_dir):
+    return build_definitions(load_settings())
+
+
+def run_status(capsys, data_dir) -> tuple[int, dict]:
+    code = cli.main(["status", "--data-dir", str(data_dir), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def by_key(report: dict) -> dict[str, dict]:
+    return {asset["key"]: asset for asset in report["assets"]}
+
+
+def test_status_shows_last_materialization_partition_and_freshness(defs, data_dir, capsys):
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(automation.NIGHTLY_JOB).execute_in_process(
+            instance=instance, partition_key=DAY, asset_selection=OPEN_METEO
+        )
+    assert result.success
+    code, report = run_status(capsys, data_dir)
+    assets = by_key(report)
+    daily = assets["raw/open_meteo_daily"]
+    assert daily["run_id"] == result.run_id
+    assert daily["newest_partition"] == DAY
+    assert daily["freshness"] == status.PASS and daily["age_hours"] < 1
+    assert daily["group"] == "capture"
+    never = assets["raw/traffy_tickets"]
+    assert never["last_materialized"] is None and never["freshness"] == status.UNKNOWN
+    assert "raw/traffy_tickets: never materialized" in report["problems"]
+    assert code == 1
+    jobs = {job["job"]: job for job in report["jobs"]}
+    assert jobs["nightly_refresh"]["status"] == "SUCCESS"
+    assert jobs["nightly_refresh"]["partition"] == DAY
+    assert jobs["monthly_refresh"]["status"] == "never run"
+
+
+def test_status_text_is_readable_for_an_operator(defs, data_dir, capsys):
+    code = cli.main(["status", "--data-dir", str(data_dir)])
+    text = capsys.readouterr().out
+    assert code == 1
+    assert "Khon Kaen City Municipality (เทศบาลนครขอนแก่น)" in text
+    assert "nightly_refresh      never run" in text
+    assert "raw/air4thai_hourly" in text and "freshness" in text
+    assert text.index("capture") < text.index("raw/air4thai_hourly")
+
+
+def test_status_shows_the_last_result_of_each_check(defs, data_dir, capsys):
+    graph = defs.resolve_asset_graph()
+    check_keys = sorted(graph.asset_check_keys, key=lambda k: k.to_user_string())
+    assert check_keys, "the curate (dbt tests) and consume (GX suites) layers define asset checks"
+    failing, passing = check_keys[0], check_keys[-1]
+    with dg.DagsterInstance.get() as instance:
+        for key, passed in ((failing, True), (failing, False), (passing, True)):
+            instance.report_runless_asset_event(
+                dg.AssetCheckEvaluation(asset_key=key.asset_key, check_name=key.name, passed=passed)
+            )
+    code, report = run_status(capsys, data_dir)
+    checks = {
+        c["name"]: c["state"] for c in by_key(report)[failing.asset_key.to_user_string()]["checks"]
+    }
+    assert checks[failing.name] == "FAILED"  # the latest evaluation counts, not the first
+    passing_checks = {
+        c["name"]: c["state"] for c in by_key(report)[passing.asset_key.to_user_string()]["checks"]
+    }
+    assert passing_checks[passing.name] == "passed"
+    assert (
+        f"{failing.asset_key.to_user_string()}: check {failing.name} FAILED" in report["problems"]
+    )
+    assert code == 1
+
+
+def test_freshness_follows_the_policy_windows():
+    policy = automation.DAILY_FRESHNESS
+    now = 1_700_000_000.0
+    hour = 3600.0
+    assert status.freshness_state(policy, None, now) == status.UNKNOWN
+    assert status.freshness_state(policy, now - 2 * hour, now) == status.PASS
+    assert status.freshness_state(policy, now - 25.5 * hour, now) == status.WARN
+    assert status.freshness_state(policy, now - 26 * hour, now) == status.FAIL
+    assert status.freshness_state(None, now, now) == status.NONE
+    monthly = automation.MONTHLY_FRESHNESS
+    assert status.freshness_state(monthly, now - 20 * 24 * hour, now) == status.PASS
+    assert status.freshness_state(monthly, now - 40 * 24 * hour, now) == status.FAIL
+    cron = dg.FreshnessPolicy.cron(
+        deadline_cron="0 4 * * *", lower_bound_delta=timedelta(hours=3), timezone="Asia/Bangkok"
+    )
+    # 2023-11-15 05:00 Bangkok: the 04:00 deadline passed; fresh only if built after 01:00.
+    at = 1_700_000_000.0 - (1_700_000_000 % 86400) + 22 * hour  # 22:00 UTC = 05:00 Bangkok
+    assert status.freshness_state(cron, at - 2 * hour, at) == status.PASS  # 03:00
+    assert status.freshness_state(cron, at - 5 * hour, at) == status.FAIL  # 00:00

@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help install install-dev prepare run ui test lint format recordings clean
+.PHONY: help install install-dev prepare run ui test lint format bench recordings clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -42,16 +42,21 @@ ui: prepare  ## start the Dagster UI on http://127.0.0.1:$(UI_PORT)
 	mkdir -p $(DAGSTER_HOME)
 	$(VENV)/bin/dg dev -w workspace.yaml --host 127.0.0.1 --port $(UI_PORT)
 
-lint: $(VENV)/.installed-dev  ## ruff (Python) and sqlfluff (dbt SQL)
-	$(VENV)/bin/ruff check city_pipeline tests
-	$(VENV)/bin/ruff format --check city_pipeline tests
+lint: $(VENV)/.installed-dev  ## ruff (Python) and sqlfluff (dbt SQL, duckdb dialect)
+	$(VENV)/bin/ruff check city_pipeline tests bench
+	$(VENV)/bin/ruff format --check city_pipeline tests bench
+	cd dbt_project && $(CURDIR)/$(VENV)/bin/sqlfluff lint models tests
 
 test: install-dev prepare lint  ## run the whole test suite
 	$(VENV)/bin/pytest
 
 format: $(VENV)/.installed-dev  ## format Python code
-	$(VENV)/bin/ruff format city_pipeline tests
-	$(VENV)/bin/ruff check --fix city_pipeline tests
+	$(VENV)/bin/ruff format city_pipeline tests bench
+	$(VENV)/bin/ruff check --fix city_pipeline tests bench
+
+SIZE ?= S
+bench: prepare  ## benchmark capture, dbt, definitions load and GX (SIZE=S|M|L)
+	$(PY) -m bench --size $(SIZE)
 
 recordings: $(VENV)/.installed  ## regenerate the generated recordings (seeded, reproducible)
 	$(PY) -m city_pipeline.synth

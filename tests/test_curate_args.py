@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from city_pipeline.defs import capture, curate
-from city_pipeline.settings import load_settings
+from city_pipeline.settings import CITIES_DIR, load_settings
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 
@@ -51,7 +51,7 @@ def test_window_vars_reject_an_empty_window():
 
 
 def test_dbt_vars_carry_the_city_from_its_yaml(settings):
-    bangkok = load_settings({"CITY_PIPELINE_CONFIG": "city_pipeline/cities/bangkok.yaml"})
+    bangkok = load_settings({"CITY_PIPELINE_CONFIG": str(CITIES_DIR / "bangkok.yaml")})
     assert curate.city_vars(settings) == {
         "city_slug": "khon_kaen",
         "city_province_code": "40",

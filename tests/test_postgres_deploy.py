@@ -41,6 +41,9 @@ def materializations(setup: production.Production) -> dict[str, set[str | None]]
     return found
 
 
+CLI_TAG = {"city_pipeline/launched_by": "cli"}
+
+
 def test_deploy_config_keeps_secrets_in_the_environment():
     text = production.DEPLOY_YAML.read_text(encoding="utf-8")
     config = yaml.safe_load(text)
@@ -94,10 +97,21 @@ def test_postgres_holds_the_asset_materializations_with_their_partition(run):
         assert key in found, key
 
 
+def cli_run_ids(setup: production.Production) -> list[str]:
+    """The runs `city-pipeline run` made (other tests add runs to the same database later)."""
+    import dagster as dg
+
+    with setup.instance() as instance:
+        records = instance.get_run_records(dg.RunsFilter(tags=CLI_TAG))
+        return [r.dagster_run.run_id for r in records]
+
+
 def test_postgres_holds_the_check_results(run):
+    run_ids = cli_run_ids(run.production)
     rows = run.production.query(
         "SELECT asset_key, check_name, execution_status, evaluation_event "
-        "FROM asset_check_executions"
+        "FROM asset_check_executions WHERE run_id = ANY(%s)",
+        (run_ids,),
     )
     assert rows
     checks = {
@@ -121,7 +135,9 @@ def test_the_dagster_api_reads_the_same_history_from_postgres(run):
     import dagster as dg
 
     with run.production.instance() as instance:
-        records = instance.get_run_records(dg.RunsFilter(job_name="nightly_refresh"))
+        records = instance.get_run_records(
+            dg.RunsFilter(job_name="nightly_refresh", tags=CLI_TAG)
+        )
         assert [r.dagster_run.status for r in records] == [dg.DagsterRunStatus.SUCCESS]
         event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "air4thai_hourly"]))
         assert event.run_id == records[0].dagster_run.run_id

@@ -209,7 +209,9 @@ def run_dbt_build(
     """Build the run's dbt selection and stream assets, checks, row counts and column schemas."""
     args = build_args(settings, window)
     context.log.info(f"dbt {' '.join(args)}")
-    with warehouse_env(settings):
+    # dbt's in-process adapter (row counts, column schemas) chdirs into the project; keep the
+    # caller's working directory so relative paths elsewhere in the process stay valid.
+    with warehouse_env(settings), contextlib.chdir(Path.cwd()):
         invocation = dbt.cli(args, context=context)
         try:
             yield from invocation.stream().fetch_row_counts().fetch_column_metadata()

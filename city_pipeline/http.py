@@ -34,13 +34,23 @@ from city_pipeline.settings import Settings, SourceMode
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = (f"city-pipeline/{__version__} (open-source Thai city data platform; "
-              "+https://github.com/city-data-platform/city-pipeline)")
+USER_AGENT = (
+    f"city-pipeline/{__version__} (open-source Thai city data platform; "
+    "+https://github.com/city-data-platform/city-pipeline)"
+)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "cookie"})
 # Response headers worth keeping beside landed bytes and recordings.
-HEADERS_OF_INTEREST = ("content-type", "content-encoding", "content-length", "date", "etag",
-                       "last-modified", "retry-after", "x-ratelimit-remaining")
+HEADERS_OF_INTEREST = (
+    "content-type",
+    "content-encoding",
+    "content-length",
+    "date",
+    "etag",
+    "last-modified",
+    "retry-after",
+    "x-ratelimit-remaining",
+)
 
 
 class MissingRecordingError(requests.RequestException):
@@ -79,8 +89,10 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.query:
         return url
-    query = "&".join(f"{k}={'***' if k.lower() in SECRET_HEADERS else v}"
-                     for k, v in parse_qsl(parts.query, keep_blank_values=True))
+    query = "&".join(
+        f"{k}={'***' if k.lower() in SECRET_HEADERS else v}"
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    )
     return parts._replace(query=query).geturl()
 
 
@@ -107,11 +119,24 @@ class RecordingStore:
         return meta, gzip.decompress(body_path.read_bytes())
 
     def save(self, key: RequestKey, url: str, response: requests.Response) -> Path:
-        return self.save_body(key, url, response.status_code, response.reason,
-                              interesting_headers(response.headers), response.content)
+        return self.save_body(
+            key,
+            url,
+            response.status_code,
+            response.reason,
+            interesting_headers(response.headers),
+            response.content,
+        )
 
-    def save_body(self, key: RequestKey, url: str, status: int, reason: str,
-                  headers: dict[str, str], body: bytes) -> Path:
+    def save_body(
+        self,
+        key: RequestKey,
+        url: str,
+        status: int,
+        reason: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> Path:
         meta_path, body_path = self.paths(key)
         self.directory.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -145,7 +170,9 @@ class ReplayAdapter(BaseAdapter):
                 f"source {self.store.source}: no recording for {key.method} {url} "
                 f"params={redact_params(dict(key.params))} "
                 f"(looked for {self.store.paths(key)[0]}); record it with "
-                "CITY_PIPELINE_SOURCE_MODE=record", request=request)
+                "CITY_PIPELINE_SOURCE_MODE=record",
+                request=request,
+            )
         meta, body = found
         response = requests.Response()
         response.status_code = int(meta["status"])
@@ -201,8 +228,9 @@ def _record_hook(store: RecordingStore):
     return save
 
 
-def build_session(source: str, settings: Settings, *,
-                  retry: Retry | None = None) -> requests.Session:
+def build_session(
+    source: str, settings: Settings, *, retry: Retry | None = None
+) -> requests.Session:
     """The Session a source uses, wired for the run's mode (replay, live or record)."""
     source_settings = settings.source(source)
     session = requests.Session()
@@ -213,8 +241,9 @@ def build_session(source: str, settings: Settings, *,
         adapter: BaseAdapter = ReplayAdapter(store)
     else:
         timeout = (source_settings.timeout_connect_s, source_settings.timeout_read_s)
-        retry = retry or retry_policy(source_settings.retries, source_settings.backoff_factor_s,
-                                      source_settings.backoff_max_s)
+        retry = retry or retry_policy(
+            source_settings.retries, source_settings.backoff_factor_s, source_settings.backoff_max_s
+        )
         adapter = TimeoutHTTPAdapter(timeout=timeout, max_retries=retry)
         if settings.source_mode is SourceMode.RECORD:
             session.hooks["response"].append(_record_hook(store))

@@ -69,8 +69,9 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def write_parquet_atomic(table: pa.Table, target: Path,
-                         metadata: dict[str, str] | None = None) -> None:
+def write_parquet_atomic(
+    table: pa.Table, target: Path, metadata: dict[str, str] | None = None
+) -> None:
     """Write one Parquet file atomically, with lineage in the file's key-value metadata."""
     if metadata:
         merged = dict(table.schema.metadata or {})
@@ -115,8 +116,16 @@ class LandingBatch:
     def directory(self) -> Path:
         return landing_dir(self.lake_dir, self.source, self.day)
 
-    def land(self, body: bytes, *, url: str, params: dict[str, Any], status: int,
-             headers: dict[str, str], ext: str) -> LandedFile:
+    def land(
+        self,
+        body: bytes,
+        *,
+        url: str,
+        params: dict[str, Any],
+        status: int,
+        headers: dict[str, str],
+        ext: str,
+    ) -> LandedFile:
         """Keep the exact bytes first, before anything parses them, so bad payloads stay for
         diagnosis. A landed file is never overwritten: names are unique per batch and sequence."""
         fetched_at = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -125,24 +134,47 @@ class LandingBatch:
         if path.exists():
             raise FileExistsError(f"landing file {path} already exists; landed data is immutable")
         digest = hashlib.sha256(body).hexdigest()
-        landed = LandedFile(path=path, url=url, params=params, status=status, headers=headers,
-                            fetched_at=fetched_at, sha256=digest, size=len(body))
+        landed = LandedFile(
+            path=path,
+            url=url,
+            params=params,
+            status=status,
+            headers=headers,
+            fetched_at=fetched_at,
+            sha256=digest,
+            size=len(body),
+        )
         write_bytes_atomic(path, body)
-        sidecar = {"source": self.source, "partition": self.day.isoformat(),
-                   "batch_id": self.batch_id, "fetch_id": fetch_id, "url": url, "params": params,
-                   "status": status, "headers": headers, "fetched_at": fetched_at,
-                   "sha256": digest, "bytes": len(body), "file": path.name}
-        write_bytes_atomic(landed.sidecar,
-                           json.dumps(sidecar, ensure_ascii=False, indent=1).encode())
+        sidecar = {
+            "source": self.source,
+            "partition": self.day.isoformat(),
+            "batch_id": self.batch_id,
+            "fetch_id": fetch_id,
+            "url": url,
+            "params": params,
+            "status": status,
+            "headers": headers,
+            "fetched_at": fetched_at,
+            "sha256": digest,
+            "bytes": len(body),
+            "file": path.name,
+        }
+        write_bytes_atomic(
+            landed.sidecar, json.dumps(sidecar, ensure_ascii=False, indent=1).encode()
+        )
         self.files.append(landed)
         return landed
 
     def complete(self) -> Path:
         """Mark the batch whole: its fetch landed every response it needed."""
         marker = self.directory / f"{self.batch_id}{BATCH_MARKER_SUFFIX}"
-        manifest = {"source": self.source, "partition": self.day.isoformat(),
-                    "batch_id": self.batch_id, "files": [f.path.name for f in self.files],
-                    "completed_at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        manifest = {
+            "source": self.source,
+            "partition": self.day.isoformat(),
+            "batch_id": self.batch_id,
+            "files": [f.path.name for f in self.files],
+            "completed_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        }
         write_bytes_atomic(marker, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
         return marker
 
@@ -154,7 +186,8 @@ class LandingBatch:
             "city_pipeline.batch_id": self.batch_id,
             "city_pipeline.landing_files": json.dumps(
                 [{"file": f.path.name, "sha256": f.sha256, "url": f.url} for f in self.files],
-                ensure_ascii=False),
+                ensure_ascii=False,
+            ),
         }
 
 
@@ -174,8 +207,18 @@ def latest_batch(lake_dir: Path, source: str, day: date) -> LandingBatch | None:
     newest = markers[-1].name.removesuffix(BATCH_MARKER_SUFFIX)
     sidecars = sorted(directory.glob(f"{newest}-*.meta.json"))
     metas = [json.loads(p.read_text("utf-8")) for p in sidecars]
-    files = [LandedFile(path=directory / m["file"], url=m["url"], params=m["params"],
-                       status=m["status"], headers=m["headers"], fetched_at=m["fetched_at"],
-                       sha256=m["sha256"], size=m["bytes"])
-             for m in sorted(metas, key=lambda m: m["fetch_id"]) if m["batch_id"] == newest]
+    files = [
+        LandedFile(
+            path=directory / m["file"],
+            url=m["url"],
+            params=m["params"],
+            status=m["status"],
+            headers=m["headers"],
+            fetched_at=m["fetched_at"],
+            sha256=m["sha256"],
+            size=m["bytes"],
+        )
+        for m in sorted(metas, key=lambda m: m["fetch_id"])
+        if m["batch_id"] == newest
+    ]
     return LandingBatch(lake_dir, source, day, batch_id=newest, files=files)

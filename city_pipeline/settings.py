@@ -77,8 +77,9 @@ class CityIdentity(Strict):
         province = info.data.get("province_code")
         for code in codes:
             if province is not None and (len(code) != 4 or not code.startswith(province)):
-                raise ValueError(f"district code {code} is not a 4-digit code in province "
-                                 f"{province}")
+                raise ValueError(
+                    f"district code {code} is not a 4-digit code in province {province}"
+                )
         return codes
 
     @field_validator("subdistrict_codes")
@@ -87,8 +88,10 @@ class CityIdentity(Strict):
         districts = info.data.get("district_codes")
         for code in codes:
             if districts is not None and (len(code) != 6 or code[:4] not in districts):
-                raise ValueError(f"subdistrict code {code} is not a 6-digit code in one of the "
-                                 f"city's districts {districts}")
+                raise ValueError(
+                    f"subdistrict code {code} is not a 6-digit code in one of the "
+                    f"city's districts {districts}"
+                )
         return codes
 
 
@@ -134,10 +137,22 @@ class TraffySettings(SourceSettings):
 
 
 class OpenMeteoSettings(SourceSettings):
-    hourly: list[str] = ["temperature_2m", "relative_humidity_2m", "precipitation", "rain",
-                         "wind_speed_10m", "wind_direction_10m"]
-    daily: list[str] = ["temperature_2m_max", "temperature_2m_min", "temperature_2m_mean",
-                        "precipitation_sum", "rain_sum", "relative_humidity_2m_mean"]
+    hourly: list[str] = [
+        "temperature_2m",
+        "relative_humidity_2m",
+        "precipitation",
+        "rain",
+        "wind_speed_10m",
+        "wind_direction_10m",
+    ]
+    daily: list[str] = [
+        "temperature_2m_max",
+        "temperature_2m_min",
+        "temperature_2m_mean",
+        "precipitation_sum",
+        "rain_sum",
+        "relative_humidity_2m_mean",
+    ]
 
 
 class CkanDataset(Strict):
@@ -264,9 +279,11 @@ def load_city_config(path: Path, env: dict[str, str] | None = None) -> CityConfi
         return CityConfig.model_validate(raw)
     except ValidationError as exc:
         # A bad value set by an environment override is not in the file: say where it came from.
-        notes = [f"  (sources.{loc[1]}.base_url comes from {variable}, not the file)"
-                 for loc, variable in overridden.items()
-                 if any(tuple(map(str, e["loc"])) == loc for e in exc.errors())]
+        notes = [
+            f"  (sources.{loc[1]}.base_url comes from {variable}, not the file)"
+            for loc, variable in overridden.items()
+            if any(tuple(map(str, e["loc"])) == loc for e in exc.errors())
+        ]
         raise ConfigError("\n".join([_format_validation_error(path, exc), *notes])) from None
 
 
@@ -280,12 +297,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         mode = SourceMode(mode_text)
     except ValueError:
         allowed = ", ".join(m.value for m in SourceMode)
-        raise ConfigError(f"{ENV_PREFIX}SOURCE_MODE={mode_text!r}: must be one of "
-                          f"{allowed}") from None
+        raise ConfigError(
+            f"{ENV_PREFIX}SOURCE_MODE={mode_text!r}: must be one of {allowed}"
+        ) from None
     recordings = Path(env.get(f"{ENV_PREFIX}RECORDINGS_DIR") or RECORDINGS_DIR).resolve()
     config = load_city_config(config_file, env)
-    return Settings(config_file=config_file, config=config, data_dir=data_dir,
-                    source_mode=mode, recordings_dir=recordings / config.city.slug)
+    return Settings(
+        config_file=config_file,
+        config=config,
+        data_dir=data_dir,
+        source_mode=mode,
+        recordings_dir=recordings / config.city.slug,
+    )
 
 
 @cache

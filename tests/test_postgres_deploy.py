@@ -135,9 +135,7 @@ def test_the_dagster_api_reads_the_same_history_from_postgres(run):
     import dagster as dg
 
     with run.production.instance() as instance:
-        records = instance.get_run_records(
-            dg.RunsFilter(job_name="nightly_refresh", tags=CLI_TAG)
-        )
+        records = instance.get_run_records(dg.RunsFilter(job_name="nightly_refresh", tags=CLI_TAG))
         assert [r.dagster_run.status for r in records] == [dg.DagsterRunStatus.SUCCESS]
         event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "air4thai_hourly"]))
         assert event.run_id == records[0].dagster_run.run_id

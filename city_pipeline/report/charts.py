@@ -13,22 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+from city_pipeline.thai import BE_OFFSET, THAI_MONTHS_SHORT
+
 WIDTH, HEIGHT = 760, 300
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 56, 16, 40
-THAI_MONTHS = (
-    "ม.ค.",
-    "ก.พ.",
-    "มี.ค.",
-    "เม.ย.",
-    "พ.ค.",
-    "มิ.ย.",
-    "ก.ค.",
-    "ส.ค.",
-    "ก.ย.",
-    "ต.ค.",
-    "พ.ย.",
-    "ธ.ค.",
-)
 PALETTE = ("#1f5fa8", "#d1495b", "#2a9d8f", "#7b4fa0", "#e07a1f", "#4d6b2f", "#8c564b", "#c2418d")
 
 
@@ -50,7 +38,7 @@ class Band:
 
 
 def thai_short_date(day: date) -> str:
-    return f"{day.day} {THAI_MONTHS[day.month - 1]}"
+    return f"{day.day} {THAI_MONTHS_SHORT[day.month - 1]}"
 
 
 def nice_step(span: float, target_ticks: int = 5) -> float:
@@ -137,7 +125,7 @@ class Frame:
             x = self.x(day)
             label = thai_short_date(day)
             if day.month == 1 and day.day <= 7 or day == self.first:
-                label += f" {day.year + 543}"
+                label += f" {day.year + BE_OFFSET}"
             parts.append(
                 f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{self.bottom}" '
                 f'y2="{self.bottom + 4}"/>'

@@ -31,10 +31,10 @@ from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import DopaFile, DopaSettings, Settings
 from city_pipeline.sources import encoding
 from city_pipeline.sources.common import FetchContext, fetch, typed_select
+from city_pipeline.thai import BE_OFFSET
 
 SOURCE = "dopa"
 TABLE = "dopa_population"
-BE_OFFSET = 543
 
 COLUMNS: dict[str, str] = {
     "month": "DATE",

@@ -57,6 +57,7 @@ from city_pipeline.sources.common import (
     require_fields,
     typed_select,
 )
+from city_pipeline.thai import BE_OFFSET, THAI_MONTHS_SHORT
 
 log = logging.getLogger(__name__)
 
@@ -119,20 +120,6 @@ SENTINEL_COLUMNS = frozenset(
 )
 # When one batch holds the same version from two endpoints, keep the public one (it has org lists).
 ENDPOINT_RANK = {"stat_api": 0, "share": 1, "download": 2, "exchange": 3}
-THAI_MONTHS_SHORT = (
-    "ม.ค.",
-    "ก.พ.",
-    "มี.ค.",
-    "เม.ย.",
-    "พ.ค.",
-    "มิ.ย.",
-    "ก.ค.",
-    "ส.ค.",
-    "ก.ย.",
-    "ต.ค.",
-    "พ.ย.",
-    "ธ.ค.",
-)
 
 
 @dataclass(frozen=True)
@@ -782,8 +769,8 @@ def _thai_timestamp(prefix: str) -> str:
     months = "[" + ", ".join(_quote(m) for m in THAI_MONTHS_SHORT) + "]"
     d, t = f"{prefix}_d", f"{prefix}_t"
     year = (
-        f"CASE WHEN length({d}.y) = 2 THEN 2500 + CAST({d}.y AS INTEGER) - 543 "
-        f"WHEN CAST({d}.y AS INTEGER) > 2400 THEN CAST({d}.y AS INTEGER) - 543 "
+        f"CASE WHEN length({d}.y) = 2 THEN 2500 + CAST({d}.y AS INTEGER) - {BE_OFFSET} "
+        f"WHEN CAST({d}.y AS INTEGER) > 2400 THEN CAST({d}.y AS INTEGER) - {BE_OFFSET} "
         f"ELSE CAST({d}.y AS INTEGER) END"
     )
     return (

@@ -55,7 +55,11 @@ format: $(VENV)/.installed-dev  ## format Python code
 	$(VENV)/bin/ruff check --fix city_pipeline tests bench
 
 SIZE ?= S
-bench: prepare  ## benchmark capture, dbt, definitions load and GX (SIZE=S|M|L)
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench prepare  ## benchmark capture, dbt, definitions load and GX (SIZE=S|M|L)
 	$(PY) -m bench --size $(SIZE)
 
 recordings: $(VENV)/.installed  ## regenerate the generated recordings (seeded, reproducible)

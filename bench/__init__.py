@@ -1,0 +1,1 @@
+"""City-scale benchmark of the platform: `python -m bench --size S|M|L` (docs/performance.md)."""

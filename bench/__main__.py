@@ -73,6 +73,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="write the landing files again even when they can be reused",
     )
     parser.add_argument(
+        "--dbt-memory-limit",
+        help="experiment: run dbt with DuckDB's memory_limit set (e.g. 1GB) in a profile copy",
+    )
+    parser.add_argument(
         "--rss-limit-mb",
         type=float,
         default=runner.RSS_LIMIT_MB,
@@ -123,10 +127,16 @@ def run_captures(workdir: Path, methods: list[str]) -> list[Measurement]:
     return out
 
 
-def run_dbt(workdir: Path, size_name: str, names: list[str]) -> list[Measurement]:
+def run_dbt(
+    workdir: Path, size_name: str, names: list[str], memory_limit: str | None = None
+) -> list[Measurement]:
     # Dagster is imported here (parent only) for the production argument builder.
-    from bench.city import bench_settings
+    from bench.city import bench_settings, write_dbt_profile
     from city_pipeline.defs import curate
+
+    profile = []
+    if memory_limit:  # an experiment: the project's profile leaves DuckDB at 80 % of RAM
+        profile = ["--profiles-dir", str(write_dbt_profile(workdir, memory_limit))]
 
     settings = bench_settings(workdir)
     last = get_size(size_name).end
@@ -139,9 +149,10 @@ def run_dbt(workdir: Path, size_name: str, names: list[str]) -> list[Measurement
     ]
     out = []
     for name, args, fresh in (r for r in runs if r[0] in names):
-        options = ["--args", json.dumps(args)] + (["--fresh"] if fresh else [])
+        options = ["--args", json.dumps(args), *profile] + (["--fresh"] if fresh else [])
         m = run_stage(workdir, f"dbt-{name}", "dbt", "dbt", options, method="dbt", target=name)
         m.extra["args"] = args
+        m.extra["duckdb_memory_limit"] = memory_limit
         out.append(m)
         if not m.ok and name in ("parse", "full"):
             break
@@ -186,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} on "
         f"{os.cpu_count()} CPUs; each stage records the 1-minute load before and after it.",
     ]
+    if args.dbt_memory_limit:
+        notes.append(f"Experiment: dbt ran with DuckDB memory_limit={args.dbt_memory_limit}.")
     measurements: list[Measurement] = []
     if "generate" in stages:
         measurements += run_generate(workdir, size.name, args.regenerate)
@@ -194,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     if "capture" in stages:
         measurements += run_captures(workdir, methods)
     if "dbt" in stages:
-        measurements += run_dbt(workdir, size.name, selected(args.dbt_runs, ALL_DBT_RUNS))
+        measurements += run_dbt(
+            workdir, size.name, selected(args.dbt_runs, ALL_DBT_RUNS), args.dbt_memory_limit
+        )
     if "import" in stages:
         measurements += run_imports(workdir, args.import_runs)
     if "gx" in stages:

@@ -108,7 +108,7 @@ def stage_capture(workdir: Path, options: argparse.Namespace) -> Result:
 # --- dbt --------------------------------------------------------------------------------------
 
 
-def dbt_flags(workdir: Path) -> list[str]:
+def dbt_flags(workdir: Path, profiles_dir: Path | None = None) -> list[str]:
     from city_pipeline.settings import PROJECT_ROOT
 
     project = PROJECT_ROOT / "dbt_project"
@@ -116,7 +116,7 @@ def dbt_flags(workdir: Path) -> list[str]:
         "--project-dir",
         str(project),
         "--profiles-dir",
-        str(project),
+        str(profiles_dir or project),
         "--target-path",
         str(workdir / "dbt" / "target"),
         "--log-path",
@@ -136,7 +136,8 @@ def stage_dbt(workdir: Path, options: argparse.Namespace) -> Result:
             path.unlink()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    outcome = dbtRunner().invoke([*args, *dbt_flags(workdir), "--quiet"])
+    flags = dbt_flags(workdir, options.profiles_dir)
+    outcome = dbtRunner().invoke([*args, *flags, "--quiet"])
     wall = time.perf_counter() - started
     nodes, by_type = [], {}
     for node in getattr(outcome.result, "results", None) or []:
@@ -240,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capture")
     parser.add_argument("--args")
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--profiles-dir", type=Path)
     parser.add_argument("--what", choices=("bare", "defs"))
     options = parser.parse_args(argv)
     result = STAGES[options.stage](options.workdir, options)

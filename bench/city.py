@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from bench.sizes import Size
-from city_pipeline.settings import DEFAULT_CITY_FILE, Settings, load_settings
+from city_pipeline.settings import DEFAULT_CITY_FILE, PROJECT_ROOT, Settings, load_settings
 
 CITY_STATIONS = ("46t", "97t")  # Khon Kaen's real Air4Thai stations come first
 SUBDISTRICT_TEMPLATE = "/new_stat/file/{yy}/stat_t{yy}{mm}.txt"
@@ -76,6 +76,19 @@ def stage_env(workdir: Path) -> dict[str, str]:
     env["CITY_PIPELINE_SOURCE_MODE"] = "replay"
     env["DLT_DATA_DIR"] = str(workdir / "peers" / "dlt_home")
     return env
+
+
+def write_dbt_profile(workdir: Path, memory_limit: str) -> Path:
+    """A copy of the project's dbt profile with DuckDB's `memory_limit` set (DuckDB's default is
+    80 % of the machine's RAM); returns the folder to pass as `--profiles-dir`."""
+    profiles = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "profiles.yml").read_text("utf-8"))
+    for profile in profiles.values():
+        for output in profile.get("outputs", {}).values():
+            output.setdefault("settings", {})["memory_limit"] = memory_limit
+    folder = workdir / "dbt" / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "profiles.yml").write_text(yaml.safe_dump(profiles), encoding="utf-8")
+    return folder
 
 
 def bench_settings(workdir: Path) -> Settings:

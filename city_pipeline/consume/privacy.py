@@ -15,9 +15,12 @@ detectors back the custom GX expectations (`consume/gx_pii.py`) that assert noth
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas is imported where used: loading definitions stays fast
+    import pandas as pd
 
 ID_TOKEN = "[ID]"
 PHONE_TOKEN = "[PHONE]"
@@ -66,6 +69,8 @@ def _id_token(match: re.Match[str]) -> str:
 
 def contains_national_id(series: pd.Series) -> pd.Series:
     """True where the text holds at least one 13-digit number whose check digit is valid."""
+    import pandas as pd
+
     text = series.astype("string")
     candidates = text.str.contains(NATIONAL_ID_PATTERN, na=False)
     found = pd.Series(False, index=series.index)

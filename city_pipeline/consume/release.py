@@ -32,10 +32,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -53,6 +52,9 @@ from city_pipeline.consume.validation import ValidationOutcome, validate_table
 from city_pipeline.consume.warehouse import read_mart
 from city_pipeline.lake import write_bytes_atomic, write_parquet_atomic
 from city_pipeline.settings import Settings
+
+if TYPE_CHECKING:  # pandas is imported where used: loading definitions stays fast
+    import pandas as pd
 
 DEFAULT_KEEP_RELEASES = 7
 DATABASE_NAME = "city_marts.duckdb"
@@ -176,6 +178,8 @@ def publish_lock(published_dir: Path) -> Iterator[None]:
 def csv_frame(table: pa.Table, timezone: str) -> pd.DataFrame:
     """The table as text-friendly columns: lists as JSON arrays, timestamps as ISO 8601 in the
     city's time zone, nullable integers without a trailing `.0`."""
+    import pandas as pd
+
     columns: dict[str, pd.Series] = {}
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = field.type

@@ -23,13 +23,15 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
 from city_pipeline.consume.catalog import PublishedMart, Window
 from city_pipeline.consume.privacy import NATIONAL_ID_PATTERN, PII_REGEXES
+
+if TYPE_CHECKING:  # pandas is imported where used: loading definitions stays fast
+    import pandas as pd
 
 PII_EXPECTATIONS = {"expect_column_values_to_not_contain_thai_national_id"}
 MAX_SAMPLES = 5
@@ -108,6 +110,8 @@ def _cell(text: str | None) -> str:
 
 
 def suite_parameters(mart: PublishedMart, window: Window) -> dict[str, Any]:
+    import pandas as pd
+
     return {
         "window_start": pd.Timestamp(window.start),
         "window_end": pd.Timestamp(window.end),

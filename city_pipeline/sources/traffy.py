@@ -32,7 +32,7 @@ here too, for contract tests and one-off loads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -640,30 +640,36 @@ def finish(
 # ----------------------------------------------------------------------------- public parsers
 
 
-def parse_geojson_files(
-    paths: Sequence[str | Path], endpoint: str, where: Where | None = None
+def _parse_checked_files(
+    paths: Sequence[str | Path],
+    endpoint: str,
+    where: Where | None,
+    stage: Callable[[list[str]], str],
 ) -> pa.Table:
-    """stat_api / share FeatureCollection files (envelopes checked) -> raw traffy_tickets rows."""
+    """Check every file's envelope, then stage them all in one DuckDB query."""
     where = where or Where()
     names = [str(p) for p in paths]
     if not names:
         return _empty()
     for name in names:
         check_envelope(where, _load_path(where, name), endpoint, f" in {Path(name).name}")
-    return finish(_connect(), [stage_geojson(names, endpoint)], where.source, where.partition)
+    return finish(_connect(), [stage(names)], where.source, where.partition)
+
+
+def parse_geojson_files(
+    paths: Sequence[str | Path], endpoint: str, where: Where | None = None
+) -> pa.Table:
+    """stat_api / share FeatureCollection files (envelopes checked) -> raw traffy_tickets rows."""
+    return _parse_checked_files(
+        paths, endpoint, where, lambda names: stage_geojson(names, endpoint)
+    )
 
 
 def parse_exchange_issues_files(
     paths: Sequence[str | Path], where: Where | None = None
 ) -> pa.Table:
     """Exchange `get-issues/v2` answers -> raw traffy_tickets rows."""
-    where = where or Where()
-    names = [str(p) for p in paths]
-    if not names:
-        return _empty()
-    for name in names:
-        check_envelope(where, _load_path(where, name), "exchange", f" in {Path(name).name}")
-    return finish(_connect(), [stage_exchange_issues(names)], where.source, where.partition)
+    return _parse_checked_files(paths, "exchange", where, stage_exchange_issues)
 
 
 def parse_exchange_issue_v1_files(

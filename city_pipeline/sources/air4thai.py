@@ -38,6 +38,7 @@ from city_pipeline.sources.common import (
     ErrorContext,
     FetchContext,
     SourceError,
+    duckdb_connection,
     empty_table,
     fetch,
     load_json,
@@ -394,7 +395,7 @@ def parse_station_files(
     """Station-list responses (envelope or bare station object) -> `air4thai_stations` rows."""
     if not files:
         return empty_table(STATIONS_COLUMNS)
-    con = duckdb.connect()
+    con = duckdb_connection()
     _load_docs(con, err, files)
     _station_src(con, err)
     _keep_city_stations(con, station_ids, area_th_contains)
@@ -543,7 +544,7 @@ def parse_history_files(
     (the day's partition; other days belong to their own partitions)."""
     if not files:
         return empty_table(HOURLY_COLUMNS)
-    con = duckdb.connect()
+    con = duckdb_connection()
     _load_docs(con, err, files)
     _history_src(con, err)
     return _typed_hourly(con, "history_src", source, partition, day)
@@ -563,7 +564,7 @@ def parse_history_csv(path: Path | str) -> pa.Table:
     empty cells) -> `air4thai_hourly` rows. Parameters absent from the file are NULL."""
     path = Path(path)
     err = FileContext(HOURLY_TABLE, path.name)
-    con = duckdb.connect()
+    con = duckdb_connection()
     con.execute(
         "CREATE TEMP TABLE csv_src AS SELECT * FROM read_csv(?, all_varchar=true, header=true)",
         [str(path)],
@@ -591,7 +592,7 @@ def parse_legacy_repr(path: Path | str) -> pa.Table:
         payload = ast.literal_eval(path.read_text(encoding="utf-8"))
     except (ValueError, SyntaxError) as exc:
         raise err.error(f"{path.name} is not a Python literal: {exc}") from None
-    con = duckdb.connect()
+    con = duckdb_connection()
     _docs_from_texts(con, [path.name], [json.dumps(payload, ensure_ascii=False)])
     _history_src(con, err)
     return _typed_hourly(con, "history_src", err.source, err.partition)

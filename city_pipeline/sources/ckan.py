@@ -36,6 +36,7 @@ from city_pipeline.sources.common import (
     ErrorContext,
     FetchContext,
     SourceError,
+    duckdb_connection,
     fetch,
     load_json,
     require_fields,
@@ -253,7 +254,7 @@ def parse_pages(
                 f"answer is for resource {served}, expected {resource_id}", field="resource_id"
             )
     columns = _fields_of(ctx, results)
-    con = duckdb.connect()
+    con = duckdb_connection()
     files = ", ".join(encoding.sql_literal(str(landed.path)) for landed in pages)
     con.execute(
         "CREATE TEMP TABLE records AS SELECT unnest(CAST(json_extract(json, '$.result.records') "
@@ -348,7 +349,7 @@ def parse_package_search(path: Path) -> pa.Table:
         )
     require_fields(ctx, payload, {"result": dict})
     require_fields(ctx, payload["result"], {"results": list}, " in result")
-    con = duckdb.connect()
+    con = duckdb_connection()
     return con.sql(f"""
         WITH packages AS (
             SELECT unnest(CAST(json_extract(json, '$.result.results') AS JSON[])) AS pkg
@@ -400,7 +401,7 @@ def parse_csv_resource(path: Path) -> pa.Table:
     the rest stay VARCHAR, trimmed."""
     path = Path(path)
     ctx = _Plain(path)
-    con = duckdb.connect()
+    con = duckdb_connection()
     with tempfile.TemporaryDirectory(prefix="ckan-csv-") as workdir:
         try:
             readable, _ = encoding.utf8_path(path, Path(workdir))

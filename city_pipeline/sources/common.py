@@ -6,6 +6,7 @@ Source modules stay plain Python (no Dagster) so tests call them directly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -187,6 +188,26 @@ def _sentinel_list() -> str:
     return ", ".join("'" + s.replace("'", "''") + "'" for s in MISSING_SENTINELS)
 
 
+_database: duckdb.DuckDBPyConnection | None = None
+_database_pid: int | None = None
+
+
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
+    """A fresh connection (own temp tables and settings) to one in-memory database per process.
+
+    Opening and closing a database costs ~12 ms; a capture of a year runs hundreds of parses,
+    so they share one database and each takes a cursor (microseconds).
+    """
+    global _database, _database_pid
+    if _database is None or _database_pid != os.getpid():
+        _database, _database_pid = duckdb.connect(), os.getpid()
+    con = _database.cursor()
+    # Arrow TIMESTAMPTZ columns come out in the session zone: pin it so files are identical on
+    # every machine.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
 def typed_select(
     con: duckdb.DuckDBPyConnection,
     relation: str,
@@ -196,43 +217,55 @@ def typed_select(
     partition: date | str | None,
     sentinel_columns: frozenset[str] = frozenset(),
     expressions: Mapping[str, str] | None = None,
+    partition_column: str | None = None,
 ) -> pa.Table:
     """Select `columns` (name -> DuckDB type) from `relation`, casting each with TRY_CAST.
 
     Values in `sentinel_columns` that are a missing-value sentinel become NULL. Any other value
     that does not cast is an error naming the field and an example, never a silent NULL.
     `expressions` gives a column's source expression when it is not a same-named column.
+    One scan: each column comes with a shadow column holding its text where the cast failed,
+    checked in Arrow and dropped. When the relation spans several partitions, `partition_column`
+    (one of `columns`) names the partition of a bad value in the error.
     """
     expressions = dict(expressions or {})
-    casts, checks = [], []
-    for name, sql_type in columns.items():
+    selects, shadows = [], {}
+    for i, (name, sql_type) in enumerate(columns.items()):
         expr = expressions.get(name, f'"{name}"')
         text = f"trim(CAST({expr} AS VARCHAR))"
         missing = f"{expr} IS NULL"
         if name in sentinel_columns:
             missing += f" OR {text} IN ({_sentinel_list()})"
-        casts.append(
+        selects.append(
             f'CASE WHEN {missing} THEN NULL ELSE TRY_CAST({text} AS {sql_type}) END AS "{name}"'
         )
-        checks.append(
-            f"max(CASE WHEN NOT ({missing}) AND TRY_CAST({text} AS {sql_type}) IS NULL "
-            f'THEN {text} END) AS "{name}"'
+        shadow = f"_bad_{i}"
+        selects.append(
+            f"CASE WHEN NOT ({missing}) AND TRY_CAST({text} AS {sql_type}) IS NULL "
+            f'THEN {text} END AS "{shadow}"'
         )
-    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is left unfinished.
-    bad = con.execute(f"SELECT {', '.join(checks)} FROM {relation}").fetchall()[0]
-    for (name, sql_type), example in zip(columns.items(), bad or (), strict=False):
-        if example is not None:
+        shadows[shadow] = (name, sql_type)
+    table = con.sql(f"SELECT {', '.join(selects)} FROM {relation}").to_arrow_table()
+    for shadow, (name, sql_type) in shadows.items():
+        column = table.column(shadow)
+        if column.null_count < len(column):
+            import pyarrow.compute as pc  # only on the error path: keeps imports light
+
+            row = pc.index(pc.is_valid(column), True).as_py()
+            example = column[row].as_py()
+            where = partition
+            if partition_column is not None:
+                where = table.column(partition_column)[row].as_py()
             raise SourceError(
-                source, partition, f"value {example[:80]!r} is not a valid {sql_type}", field=name
+                source, where, f"value {example[:80]!r} is not a valid {sql_type}", field=name
             )
-    return con.sql(f"SELECT {', '.join(casts)} FROM {relation}").to_arrow_table()
+    return table.drop_columns(list(shadows))
 
 
 def empty_table(columns: Mapping[str, str]) -> pa.Table:
     """A zero-row table with the DuckDB types of `columns` (an empty day is valid data)."""
-    con = duckdb.connect()
     select = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns.items())
-    return con.sql(f"SELECT {select} LIMIT 0").to_arrow_table()
+    return duckdb_connection().sql(f"SELECT {select} LIMIT 0").to_arrow_table()
 
 
 def landed_paths(files: list[LandedFile]) -> list[str]:

@@ -30,7 +30,7 @@ import pyarrow as pa
 from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import DopaFile, DopaSettings, Settings
 from city_pipeline.sources import encoding
-from city_pipeline.sources.common import FetchContext, fetch, typed_select
+from city_pipeline.sources.common import FetchContext, duckdb_connection, fetch, typed_select
 from city_pipeline.thai import BE_OFFSET
 
 SOURCE = "dopa"
@@ -195,7 +195,7 @@ def parse_files(ctx: ParseContext) -> pa.Table:
     """Landed DOPA files -> `dopa_population` rows (decoded to UTF-8 once, parsed by DuckDB)."""
     if not ctx.files:
         raise ctx.error("no file was landed for this partition")
-    con = duckdb.connect()
+    con = duckdb_connection()
     with tempfile.TemporaryDirectory(prefix="dopa-") as workdir:
         _load_lines(ctx, con, Path(workdir))
     text_columns = {

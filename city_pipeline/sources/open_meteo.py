@@ -16,6 +16,7 @@ from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import OpenMeteoSettings
 from city_pipeline.sources.common import (
     FetchContext,
+    duckdb_connection,
     empty_table,
     fetch,
     load_json,
@@ -91,7 +92,7 @@ def parse_batch(
     om = ctx.settings.config.sources.open_meteo
     hourly = om.hourly if hourly is None else hourly
     daily = om.daily if daily is None else daily
-    con = duckdb.connect()
+    con = duckdb_connection()
     hourly_parts, daily_parts = [], []
     for landed in ctx.files:
         payload = load_json(ctx, landed)

@@ -52,6 +52,7 @@ from city_pipeline.sources.common import (
     ErrorContext,
     FetchContext,
     SourceError,
+    duckdb_connection,
     fetch,
     load_json,
     require_fields,
@@ -584,11 +585,7 @@ def stage_download_csv(
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    # Arrow TIMESTAMPTZ columns come out in the session zone: pin it so files are identical
-    # on every machine.
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+    return duckdb_connection()
 
 
 def finish(

@@ -63,14 +63,14 @@ def landed_batches(settings, capture: str) -> dict[date, Any]:
 
 
 def capture_ours(settings, spec, batches: dict[date, Any]) -> int:
-    """The real code path minus HTTP: the source's parse on the landed batch, then the raw write."""
-    from city_pipeline.capture import ParseContext, write_raw_tables
+    """The real code path minus HTTP: what a backfill does once the days are landed (the source's
+    parse, window by window, then the raw writes)."""
+    from city_pipeline.capture import windows, write_batches
 
     rows = 0
-    for day, batch in batches.items():
-        ctx = ParseContext(source=spec.name, day=day, files=tuple(batch.files), settings=settings)
-        written = write_raw_tables(spec, ctx, spec.parse(ctx), batch.lineage())
-        rows += sum(t.rows for t in written.values())
+    for window in windows(batches.values()):
+        for written in write_batches(spec, window, settings).values():
+            rows += sum(t.rows for t in written.values())
     return rows
 
 

@@ -3,11 +3,13 @@ landed bytes. Plain Python: the Dagster assets in `defs/capture.py` and the test
 
 A source module describes itself with a `CaptureSpec`: which raw tables it writes, how to fetch one
 partition (landing every response) and how to parse a batch of landed files into Arrow tables.
+A source may also parse a window of partitions in one query (`parse_window`): a backfill or a
+rebuild of raw then pays DuckDB's per-query costs once per chunk of days instead of once per day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -49,6 +51,8 @@ class CaptureSpec:
     description: str = ""
     # Raw tables of other captures this one reads (e.g. the station list before the history).
     depends_on: tuple[str, ...] = ()
+    # Parses several partitions at once (same result per day as `parse`), see `parse_partitions`.
+    parse_window: Callable[[Sequence[ParseContext]], dict[date, dict[str, pa.Table]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,25 +109,119 @@ def write_raw_tables(
     return written
 
 
-def run_capture(spec: CaptureSpec, day: date, settings: Settings) -> CaptureResult:
-    """Fetch one partition (landing every response) and rebuild its raw tables from that batch."""
+# Landed bytes parsed in one go by `parse_window`: bounds memory (Arrow tables of a chunk are
+# held until written) while spreading per-query costs over many days.
+WINDOW_BYTES = 256 * 1024 * 1024
+
+
+def parse_partitions(
+    spec: CaptureSpec, contexts: Sequence[ParseContext]
+) -> dict[date, dict[str, pa.Table]]:
+    """Parse the batches of several partitions: in one go when the source can, else day by day."""
+    if spec.parse_window is not None and len(contexts) > 1:
+        parsed = spec.parse_window(contexts)
+        missing = [c.day for c in contexts if c.day not in parsed]
+        if missing:
+            raise contexts[0].error(f"window parser returned nothing for partitions {missing}")
+        return parsed
+    return {ctx.day: spec.parse(ctx) for ctx in contexts}
+
+
+def write_batches(
+    spec: CaptureSpec, batches: Sequence[LandingBatch], settings: Settings
+) -> dict[date, dict[str, TableWritten]]:
+    """Rebuild the raw tables of complete landed batches (one per partition)."""
+    contexts = [
+        ParseContext(source=spec.name, day=b.day, files=tuple(b.files), settings=settings)
+        for b in batches
+    ]
+    parsed = parse_partitions(spec, contexts)
+    return {
+        ctx.day: write_raw_tables(spec, ctx, parsed[ctx.day], batch.lineage())
+        for ctx, batch in zip(contexts, batches, strict=True)
+    }
+
+
+def windows(
+    batches: Iterable[LandingBatch], max_bytes: int = WINDOW_BYTES
+) -> Iterator[list[LandingBatch]]:
+    """Group consecutive batches into windows of at most `max_bytes` landed (at least one each)."""
+    window: list[LandingBatch] = []
+    size = 0
+    for batch in batches:
+        batch_bytes = sum(f.size for f in batch.files)
+        if window and size + batch_bytes > max_bytes:
+            yield window
+            window, size = [], 0
+        window.append(batch)
+        size += batch_bytes
+    if window:
+        yield window
+
+
+def fetch_batch(spec: CaptureSpec, day: date, settings: Settings) -> LandingBatch:
+    """Fetch one partition, landing every response, and mark the batch complete."""
     batch = LandingBatch(settings.lake_dir, spec.name, day)
     with build_session(spec.source, settings) as session:
         spec.fetch(
             FetchContext(source=spec.name, day=day, session=session, settings=settings, batch=batch)
         )
     batch.complete()  # only now may a rebuild from landing use this batch
-    ctx = ParseContext(source=spec.name, day=day, files=tuple(batch.files), settings=settings)
-    tables = write_raw_tables(spec, ctx, spec.parse(ctx), batch.lineage())
-    return CaptureResult(spec=spec, day=day, batch=batch, tables=tables)
+    return batch
+
+
+def run_captures(
+    spec: CaptureSpec, days: Iterable[date], settings: Settings, max_bytes: int = WINDOW_BYTES
+) -> Iterator[CaptureResult]:
+    """Fetch each partition, then rebuild raw window by window (a backfill's many days parse in
+    a few queries). Results come in day order; a failure leaves earlier windows written."""
+    landed = (fetch_batch(spec, day, settings) for day in days)
+    for window in windows(landed, max_bytes):
+        written = write_batches(spec, window, settings)
+        for batch in window:
+            yield CaptureResult(spec=spec, day=batch.day, batch=batch, tables=written[batch.day])
+
+
+def run_capture(spec: CaptureSpec, day: date, settings: Settings) -> CaptureResult:
+    """Fetch one partition (landing every response) and rebuild its raw tables from that batch."""
+    (result,) = run_captures(spec, [day], settings)
+    return result
+
+
+def latest_batches(
+    spec: CaptureSpec, days: Iterable[date], settings: Settings
+) -> Iterator[LandingBatch]:
+    for day in days:
+        batch = lake.latest_batch(settings.lake_dir, spec.name, day)
+        if batch is None:
+            raise SourceError(
+                spec.name, day, "no complete batch landed for this partition; run the capture"
+            )
+        yield batch
+
+
+def rebuild_window(
+    spec: CaptureSpec, days: Iterable[date], settings: Settings, max_bytes: int = WINDOW_BYTES
+) -> dict[date, dict[str, TableWritten]]:
+    """Rebuild raw from each partition's newest landed batch, without calling the source."""
+    written: dict[date, dict[str, TableWritten]] = {}
+    for window in windows(latest_batches(spec, days, settings), max_bytes):
+        written.update(write_batches(spec, window, settings))
+    return written
 
 
 def rebuild_raw(spec: CaptureSpec, day: date, settings: Settings) -> dict[str, TableWritten]:
     """Rebuild a partition's raw tables from its newest landed batch, without calling the source."""
-    batch = lake.latest_batch(settings.lake_dir, spec.name, day)
-    if batch is None:
-        raise SourceError(
-            spec.name, day, "no complete batch landed for this partition; run the capture"
-        )
-    ctx = ParseContext(source=spec.name, day=day, files=tuple(batch.files), settings=settings)
-    return write_raw_tables(spec, ctx, spec.parse(ctx), batch.lineage())
+    return rebuild_window(spec, [day], settings)[day]
+
+
+def split_by_partition(table: pa.Table, column: str, days: Iterable[date]) -> dict[date, pa.Table]:
+    """A window's rows per partition day in `column` (dropped), in the table's order; a day
+    without rows gets an empty table with the same columns."""
+    import pyarrow.compute as pc  # the capture path only; keeps loading definitions light
+
+    values = table.column(column)
+    return {
+        day: table.filter(pc.equal(values, pa.scalar(day, values.type))).drop_columns([column])
+        for day in days
+    }

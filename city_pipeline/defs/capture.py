@@ -1,8 +1,8 @@
 """Capture assets: one multi-asset per source capture, keys `raw/<table>`, group `capture`.
 
-The assets are thin: they loop over the run's partition window and call `capture.run_capture`
-(plain Python, tested on its own). A backfill of a date range is one run (single-run backfill
-policy), so a year of history does not start 365 processes.
+The assets are thin: they hand the run's partition window to `capture.run_captures` (plain
+Python, tested on its own). A backfill of a date range is one run (single-run backfill policy), so
+a year of history does not start 365 processes, and its days are parsed window by window.
 """
 
 from collections.abc import Iterator
@@ -12,7 +12,7 @@ import dagster as dg
 import pyarrow as pa
 from dagster import AssetExecutionContext
 
-from city_pipeline.capture import CaptureResult, CaptureSpec, run_capture
+from city_pipeline.capture import CaptureResult, CaptureSpec, run_captures
 from city_pipeline.defs.partitions import partitions_for
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import Cadence, Settings
@@ -92,25 +92,27 @@ def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
         context: AssetExecutionContext, city: CityResource
     ) -> Iterator[dg.MaterializeResult]:
         run_settings = city.settings()
+        days = days_in_window(context.partition_time_window, cadence)
         results = []
-        for day in days_in_window(context.partition_time_window, cadence):
-            try:
-                result = run_capture(spec, day, run_settings)
-            except SourceError as exc:
-                # Retry what may pass later (5xx, timeouts); a malformed payload fails at once.
-                raise dg.Failure(
-                    description=str(exc),
-                    allow_retries=exc.transient,
-                    metadata={
-                        "source": spec.source,
-                        "partition": exc.partition or day.isoformat(),
-                        "field": exc.field or "",
-                        "transient": exc.transient,
-                    },
-                ) from exc
-            rows = ", ".join(f"{t}={w.rows}" for t, w in result.tables.items())
-            context.log.info(f"{spec.name} {day}: {len(result.batch.files)} responses, {rows}")
-            results.append(result)
+        try:
+            for result in run_captures(spec, days, run_settings):
+                rows = ", ".join(f"{t}={w.rows}" for t, w in result.tables.items())
+                context.log.info(
+                    f"{spec.name} {result.day}: {len(result.batch.files)} responses, {rows}"
+                )
+                results.append(result)
+        except SourceError as exc:
+            # Retry what may pass later (5xx, timeouts); a malformed payload fails at once.
+            raise dg.Failure(
+                description=str(exc),
+                allow_retries=exc.transient,
+                metadata={
+                    "source": spec.source,
+                    "partition": exc.partition or "",
+                    "field": exc.field or "",
+                    "transient": exc.transient,
+                },
+            ) from exc
         for table in spec.tables:
             yield dg.MaterializeResult(
                 asset_key=raw_key(table), metadata=materialize_metadata(table, results)

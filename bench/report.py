@@ -70,12 +70,13 @@ def _ok(ms: Iterable[Measurement]) -> list[Measurement]:
     return [m for m in ms if m.ok and m.wall_s is not None]
 
 
-def capture_ratios(measurements: list[Measurement]) -> dict[str, float]:
-    """Per capture and in total: our throughput / DuckDB-native throughput on the same files
-    (= DuckDB's wall time / ours)."""
+def capture_ratios(measurements: list[Measurement], baseline: str = "duckdb") -> dict[str, float]:
+    """Per capture and in total: our throughput / a DuckDB-native baseline's throughput on the
+    same files (= DuckDB's wall time / ours). `duckdb`: one query per partition; `duckdb_bulk`:
+    one query over all days."""
     captures = _ok(m for m in measurements if m.group == "capture")
     ours = {m.target: m.wall_s for m in captures if m.method == "ours"}
-    native = {m.target: m.wall_s for m in captures if m.method == "duckdb"}
+    native = {m.target: m.wall_s for m in captures if m.method == baseline}
     both = sorted(set(ours) & set(native))
     ratios = {t: round(native[t] / ours[t], 3) for t in both if ours[t]}
     if both:
@@ -104,12 +105,15 @@ def budgets(size: str, measurements: list[Measurement]) -> list[dict[str, Any]]:
     ratios = capture_ratios(measurements)
     if "total" in ratios:
         worst = min((v, k) for k, v in ratios.items() if k != "total")
+        bulk = capture_ratios(measurements, "duckdb_bulk").get("total")
+        against_bulk = f"; {bulk:.2f} x one DuckDB query over all days" if bulk else ""
         out.append(
             {
                 "budget": "capture throughput >= 0.7 x DuckDB-native",
-                "measured": f"{ratios['total']:.2f} x in total; "
-                f"lowest {worst[0]:.2f} x ({worst[1]})",
+                "measured": f"{ratios['total']:.2f} x DuckDB per partition in total; "
+                f"lowest {worst[0]:.2f} x ({worst[1]}){against_bulk}",
                 "value": ratios["total"],
+                "bulk_value": bulk,
                 "met": ratios["total"] >= CAPTURE_BUDGET,
             }
         )
@@ -180,6 +184,7 @@ def results_document(
         "landing": landing,
         "budgets": budgets(size["name"], measurements),
         "capture_ratio_vs_duckdb": capture_ratios(measurements),
+        "capture_ratio_vs_duckdb_bulk": capture_ratios(measurements, "duckdb_bulk"),
         "import_medians_s": import_medians(measurements),
         "stages": [m.to_dict() for m in measurements],
     }

@@ -298,3 +298,35 @@ def test_load_validated_requires_every_mart(settings, prepared, tmp_path):
     empty = load_settings({"CITY_PIPELINE_DATA_DIR": str(tmp_path)})
     with pytest.raises(release_module.PublishError, match="has not been validated"):
         load_validated(empty.published_dir, list(PUBLISHED_MARTS))
+
+
+def test_prepared_marts_are_streamed_files_and_scratch_is_cleaned(settings, prepared, tmp_path):
+    """prepare_mart streams the mart into a scratch Parquet file (the bytes that get validated,
+    staged and published); the scratch file goes when nothing refers to it any more."""
+    import gc
+
+    from city_pipeline.consume.catalog import mart_by_name
+
+    spec = mart_by_name("fct_complaints")
+    mart = prepare_mart(settings, spec, WINDOW)
+    scratch = mart.path
+    assert scratch.exists() and ".scratch" in scratch.parts and mart.validation.success
+    assert mart.rows == mart.table.num_rows == mart.validation.rows > 0
+    text = " ".join(v or "" for v in mart.table.column("description").to_pylist())
+    assert not any(secret in text for secret in SECRETS)
+    target = stage_validated(settings.published_dir, mart)
+    assert target.read_bytes() == scratch.read_bytes()
+    del mart
+    gc.collect()
+    assert not scratch.exists() and target.exists()
+
+
+def test_csv_streamed_in_batches_equals_one_pass(settings, prepared, tmp_path, monkeypatch):
+    mart = next(m for m in prepared if m.spec.name == "fct_complaints")
+    whole = tmp_path / "whole.csv"
+    release_module.write_csv(mart.table, whole, "Asia/Bangkok")
+    monkeypatch.setattr(release_module, "CSV_BATCH_ROWS", 7)
+    streamed = tmp_path / "streamed.csv"
+    release_module.write_csv(mart.path, streamed, "Asia/Bangkok")
+    assert streamed.read_bytes() == whole.read_bytes()
+    assert whole.read_bytes().startswith(b"\xef\xbb\xbf")

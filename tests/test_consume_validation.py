@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from city_pipeline.consume.catalog import (
@@ -143,3 +144,87 @@ def test_read_mart_is_read_only_and_names_missing_marts(warehouse, tmp_path):
         read_mart(warehouse, "no_such_mart")
     with pytest.raises(WarehouseError, match="does not exist"):
         read_mart(tmp_path / "absent.duckdb", "mart_city_daily")
+
+
+def whole_frame_outcomes(spec, table: pa.Table) -> list:
+    """The reference: GX on the whole table as one DataFrame (what validation did before it
+    streamed), for comparing the chunked outcomes with."""
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuite
+
+    from city_pipeline.consume import validation
+
+    context = validation._gx_context()
+    data = suite(spec.name)
+    gx_suite = context.suites.add(
+        ExpectationSuite(name=f"{spec.name}-reference", expectations=data["expectations"])
+    )
+    batch = (
+        context.data_sources.add_pandas("reference")
+        .add_dataframe_asset("mart")
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name="reference", data=batch, suite=gx_suite)
+    )
+    result = definition.run(
+        batch_parameters={"dataframe": validation.frame_for_validation(table)},
+        expectation_parameters=validation.suite_parameters(spec, WINDOW),
+        result_format="SUMMARY",
+    )
+    # GX lists results in its own order; ours follow the suite
+    return sorted((validation._outcome(r) for r in result.results), key=repr)
+
+
+def with_column(table: pa.Table, name: str, values: list) -> pa.Table:
+    index = table.column_names.index(name)
+    return table.set_column(index, table.schema.field(name), pa.array(values, table[name].type))
+
+
+@pytest.mark.parametrize("mart", ["fct_complaints", "mart_air_quality_daily", "mart_population"])
+def test_chunked_validation_equals_gx_on_the_whole_table(warehouse, mart):
+    """Chunks of 7 rows: counts, `mostly`, samples, uniqueness and row counts as for one frame."""
+    spec = mart_by_name(mart)
+    table = read_mart(warehouse, mart)  # unscrubbed complaints: PII failures in several chunks
+    if mart == "fct_complaints":
+        ids = table.column("ticket_id").to_pylist()
+        ids[-1] = ids[0]  # a duplicate ticket in the first and the last chunk
+        hours = table.column("resolution_hours").to_pylist()
+        hours[3] = -1.0  # 1 negative in the first chunk: fails there, passes `mostly` overall
+        table = with_column(with_column(table, "ticket_id", ids), "resolution_hours", hours)
+    if mart == "mart_air_quality_daily":
+        table = pa.concat_tables([table, table.slice(20, 1)])  # a station-day twice
+    reference = whole_frame_outcomes(spec, table)
+    chunked = validate_table(spec, table, WINDOW, chunk_rows=7)
+    assert sorted(chunked.results, key=repr) == reference
+    assert [r.expectation for r in chunked.results] == [
+        e["type"] for e in suite(mart)["expectations"]
+    ]  # in the suite's order
+    assert chunked.success == all(r.success for r in reference)
+    if mart == "fct_complaints":
+        by_label = {r.label: r for r in chunked.results}
+        assert not by_label["expect_column_values_to_be_unique(ticket_id)"].success
+        negative = by_label["expect_column_values_to_be_between(resolution_hours)"]
+        assert negative.success and negative.unexpected_count == 1
+        assert not chunked.success
+
+
+def test_a_parquet_file_validates_like_the_table(warehouse, tmp_path):
+    from city_pipeline.consume.validation import validate_parquet
+
+    spec = mart_by_name("fct_complaints")
+    table = scrub_table(read_mart(warehouse, "fct_complaints"), list(spec.free_text_columns))
+    path = tmp_path / "fct_complaints.parquet"
+    pq.write_table(table, path, row_group_size=10)
+    from_file = validate_parquet(spec, path, WINDOW, chunk_rows=9)
+    from_table = validate_table(spec, table, WINDOW)
+    assert from_file.success and from_file.rows == table.num_rows
+    assert from_file.results == from_table.results
+
+
+def test_an_empty_mart_fails_its_row_count_only_there(warehouse):
+    spec = mart_by_name("mart_weather_daily")
+    empty = read_mart(warehouse, "mart_weather_daily").slice(0, 0)
+    outcome = validate_table(spec, empty, WINDOW, chunk_rows=7)
+    assert sorted(outcome.results, key=repr) == whole_frame_outcomes(spec, empty)
+    assert [r.expectation for r in outcome.failed] == ["expect_table_row_count_to_be_between"]

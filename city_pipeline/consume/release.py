@@ -2,6 +2,7 @@
 
     published/
       validated/<mart>.parquet, <mart>.validation.json   each mart after scrubbing + validation
+      validated/.scratch/                                 marts being scrubbed and validated
       releases/<release-id>/                              one complete release (read-only files)
           <mart>.parquet, <mart>.csv (UTF-8 with BOM)
           city_marts.duckdb            every mart as a table, for analysts
@@ -10,6 +11,11 @@
           validation/index.html, validation/results.json
           release.json                 manifest: row counts, sha256 of every file
       current -> releases/<release-id>  symlink, switched atomically
+
+A mart is never held in memory whole: `prepare_mart` streams it out of the warehouse in record
+batches, scrubs each batch and writes it to a scratch Parquet file, which GX then validates in
+chunks (`validation.validate_parquet`); those exact bytes are what `stage_validated` links into
+`validated/` and a release copies. A release streams the CSV and the analyst database from them.
 
 A release is written into `releases/.staging-<id>/`, renamed into place, and only then does
 `current` switch, by renaming a new symlink over it. A failed validation raises before anything is
@@ -28,7 +34,8 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,10 +54,10 @@ from city_pipeline.consume.catalog import (
 )
 from city_pipeline.consume.datapackage import CSV_ENCODING, build_datapackage, file_facts
 from city_pipeline.consume.freshness import source_freshness
-from city_pipeline.consume.privacy import scrub_table
-from city_pipeline.consume.validation import ValidationOutcome, validate_table
-from city_pipeline.consume.warehouse import read_mart
-from city_pipeline.lake import write_bytes_atomic, write_parquet_atomic
+from city_pipeline.consume.privacy import scrub_batch
+from city_pipeline.consume.validation import ValidationOutcome, validate_parquet
+from city_pipeline.consume.warehouse import open_mart
+from city_pipeline.lake import atomic_path, write_bytes_atomic
 from city_pipeline.settings import Settings
 
 if TYPE_CHECKING:  # pandas is imported where used: loading definitions stays fast
@@ -60,6 +67,9 @@ DEFAULT_KEEP_RELEASES = 7
 DATABASE_NAME = "city_marts.duckdb"
 CURRENT = "current"
 STAGING_PREFIX = ".staging-"
+SCRATCH = ".scratch"
+CSV_BATCH_ROWS = 50_000
+DATABASE_MEMORY_LIMIT = "512MB"
 
 
 class PublishError(RuntimeError):
@@ -75,13 +85,52 @@ class ValidationFailedError(PublishError):
         super().__init__("validation failed, nothing published:\n" + "\n".join(lines))
 
 
+class MartFile:
+    """A Parquet file holding a mart exactly as it will be published. A scratch file (`owned`)
+    is removed when nothing refers to it any more, or when the process ends."""
+
+    def __init__(self, path: Path, owned: bool = False) -> None:
+        self.path = path
+        if owned:
+            weakref.finalize(self, _unlink, path)
+
+    def __repr__(self) -> str:
+        return f"MartFile({str(self.path)!r})"
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class PreparedMart:
-    """A mart as it will be published: privacy-scrubbed, with its validation outcome."""
+    """A mart as it will be published: privacy-scrubbed into a Parquet file, with its validation
+    outcome. `table` reads the whole file: fine for the small marts, avoided for the large."""
 
     spec: PublishedMart
-    table: pa.Table
+    file: MartFile
     validation: ValidationOutcome
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def rows(self) -> int:
+        return pq.ParquetFile(self.path).metadata.num_rows
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pq.ParquetFile(self.path).schema_arrow
+
+    @property
+    def table(self) -> pa.Table:
+        return pq.read_table(self.path)
+
+    def head(self, rows: int) -> pa.Table:
+        batches = pq.ParquetFile(self.path).iter_batches(batch_size=max(rows, 1))
+        first = next(batches, None)
+        return self.schema.empty_table() if first is None else pa.Table.from_batches([first])
 
 
 @dataclass(frozen=True)
@@ -117,15 +166,68 @@ def prepare_mart(
     window: Window | None = None,
     table: pa.Table | None = None,
 ) -> PreparedMart:
-    """Read the mart read-only, scrub PII, and validate it exactly as it will be published."""
-    table = read_mart(settings.warehouse_path, spec.name) if table is None else table
-    table = scrub_table(table, list(spec.free_text_columns))
-    outcome = validate_table(spec, table, window or publish_window(settings))
-    return PreparedMart(spec, table, outcome)
+    """Stream the mart read-only out of the warehouse (or take `table`), scrub PII batch by batch
+    into a scratch Parquet file, and validate that file: exactly what will be published."""
+    window = window or publish_window(settings)
+    scratch = new_scratch_file(settings.published_dir, spec.name)
+    columns = list(spec.free_text_columns)
+    if table is None:
+        with open_mart(settings.warehouse_path, spec.name) as reader:
+            write_scrubbed(reader, scratch.path, columns)
+    else:
+        write_scrubbed(
+            pa.RecordBatchReader.from_batches(table.schema, table.to_batches()),
+            scratch.path,
+            columns,
+        )
+    outcome = validate_parquet(spec, scratch.path, window)
+    return PreparedMart(spec, scratch, outcome)
+
+
+def write_scrubbed(reader: pa.RecordBatchReader, target: Path, columns: list[str]) -> int:
+    """Scrub each record batch and append it to a Parquet file (zstd); returns the row count."""
+    rows, writer = 0, None
+    try:
+        for batch in reader:
+            batch = scrub_batch(batch, columns)
+            if writer is None:
+                writer = pq.ParquetWriter(target, batch.schema, compression="zstd")
+            writer.write_batch(batch)
+            rows += batch.num_rows
+        if writer is None:  # no rows: still a file with the columns
+            empty = scrub_batch(reader.schema.empty_table(), columns)
+            writer = pq.ParquetWriter(target, empty.schema, compression="zstd")
+            writer.write_table(empty)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 def validated_dir(published_dir: Path) -> Path:
     return published_dir / "validated"
+
+
+def new_scratch_file(published_dir: Path, mart: str) -> MartFile:
+    """A fresh scratch path for a mart, on the same filesystem as `validated/` (so staging is a
+    hard link); files left by processes that died are removed first."""
+    folder = validated_dir(published_dir) / SCRATCH
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob("*.parquet"):
+        pid = leftover.name.split(".")[-3] if leftover.name.count(".") >= 3 else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+    return MartFile(folder / f"{mart}.{os.getpid()}.{secrets.token_hex(4)}.parquet", owned=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def stage_validated(published_dir: Path, prepared: PreparedMart) -> Path:
@@ -134,9 +236,19 @@ def stage_validated(published_dir: Path, prepared: PreparedMart) -> Path:
         raise ValidationFailedError([prepared.validation])
     folder = validated_dir(published_dir)
     target = folder / f"{prepared.spec.name}.parquet"
-    write_parquet_atomic(prepared.table, target)
+    outcome_path = folder / f"{prepared.spec.name}.validation.json"
+    if prepared.path.resolve() != target.resolve():
+        # No moment where the new file sits beside the old outcome: a crash in between leaves
+        # the mart "not validated yet" rather than wrongly validated.
+        outcome_path.unlink(missing_ok=True)
+        with atomic_path(target) as tmp:
+            tmp.unlink()
+            try:
+                os.link(prepared.path, tmp)  # the validated bytes themselves, no copy
+            except OSError:
+                shutil.copyfile(prepared.path, tmp)
     outcome = json.dumps(prepared.validation.to_dict(), ensure_ascii=False, indent=1)
-    write_bytes_atomic(folder / f"{prepared.spec.name}.validation.json", outcome.encode())
+    write_bytes_atomic(outcome_path, outcome.encode())
     return target
 
 
@@ -152,7 +264,7 @@ def load_validated(published_dir: Path, specs: list[PublishedMart]) -> list[Prep
                 f"materialize published/{spec.name} first"
             )
         outcome = ValidationOutcome.from_dict(json.loads(outcome_path.read_text("utf-8")))
-        prepared.append(PreparedMart(spec, pq.read_table(table_path), outcome))
+        prepared.append(PreparedMart(spec, MartFile(table_path), outcome))
     return prepared
 
 
@@ -204,31 +316,39 @@ def csv_frame(table: pa.Table, timezone: str) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def write_csv(table: pa.Table, target: Path, timezone: str) -> None:
+def write_csv(table: pa.Table | Path, target: Path, timezone: str) -> None:
+    """The CSV of a table or of a Parquet file, streamed `CSV_BATCH_ROWS` rows at a time."""
+    if isinstance(table, pa.Table):
+        batches = table.to_batches(max_chunksize=CSV_BATCH_ROWS) or [table.schema.empty_table()]
+    else:
+        source = pq.ParquetFile(table)
+        batches = [source.schema_arrow.empty_table()] if source.metadata.num_rows == 0 else []
+        batches = batches or source.iter_batches(batch_size=CSV_BATCH_ROWS)
     # UTF-8 with BOM: Excel only detects UTF-8 (and so shows Thai) when the BOM is there.
-    csv_frame(table, timezone).to_csv(
-        target, index=False, encoding=CSV_ENCODING, lineterminator="\r\n"
-    )
+    with target.open("w", encoding=CSV_ENCODING, newline="") as handle:
+        for number, batch in enumerate(batches):
+            chunk = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+            csv_frame(chunk, timezone).to_csv(
+                handle, index=False, header=number == 0, lineterminator="\r\n"
+            )
 
 
 def write_database(marts: list[PreparedMart], target: Path, release_id: str) -> None:
     """One DuckDB file with every mart as a table, COMMENTs from the dbt docs, and `_release`."""
-    with duckdb.connect(str(target)) as connection:
+    # DuckDB keeps what it loads in memory up to 80 % of RAM by default; capped, it writes out.
+    with duckdb.connect(str(target), config={"memory_limit": DATABASE_MEMORY_LIMIT}) as connection:
         for mart in marts:
             name = mart.spec.name
-            connection.register("incoming", mart.table)
-            connection.execute(f'create table "{name}" as select * from incoming')
-            connection.unregister("incoming")
+            connection.execute(
+                f'create table "{name}" as select * from read_parquet(?)', [str(mart.path)]
+            )
             connection.execute(f"comment on table \"{name}\" is '{_sql_text(mart.spec.title)}'")
             for column, text in column_descriptions(name).items():
-                if text and column in mart.table.column_names:
+                if text and column in mart.schema.names:
                     connection.execute(
                         f'comment on column "{name}"."{column}" is \'{_sql_text(text)}\''
                     )
-        rows = [
-            (release_id, m.spec.name, m.spec.title_en, m.spec.title_th, m.table.num_rows)
-            for m in marts
-        ]
+        rows = [(release_id, m.spec.name, m.spec.title_en, m.spec.title_th, m.rows) for m in marts]
         connection.execute(
             "create table _release (release_id varchar, mart varchar, "
             "title_en varchar, title_th varchar, row_count bigint)"
@@ -237,13 +357,31 @@ def write_database(marts: list[PreparedMart], target: Path, release_id: str) -> 
         connection.execute("checkpoint")
 
 
+class LazyTables(Mapping[str, pa.Table]):
+    """Marts by name, each read from its file only when asked for (and then kept)."""
+
+    def __init__(self, marts: dict[str, PreparedMart]) -> None:
+        self._marts, self._tables = marts, {}
+
+    def __getitem__(self, name: str) -> pa.Table:
+        if name not in self._tables:
+            self._tables[name] = self._marts[name].table
+        return self._tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._marts)
+
+    def __len__(self) -> int:
+        return len(self._marts)
+
+
 def _sql_text(text: str) -> str:
     return text.replace("'", "''")
 
 
 def latest_report_day(marts: list[PreparedMart]) -> date | None:
     for mart in marts:
-        if mart.spec.name == "mart_city_daily" and mart.table.num_rows:
+        if mart.spec.name == "mart_city_daily" and mart.rows:
             value = pc.max(mart.table.column("date")).as_py()
             return value.date() if isinstance(value, datetime) else value
     return None
@@ -254,7 +392,7 @@ def _write_report(
 ) -> None:
     from city_pipeline.report import ReportInputs, render_report, render_validation_summary
 
-    tables = {m.spec.name: m.table for m in marts}
+    tables = LazyTables({m.spec.name: m for m in marts})  # the report reads the small marts
     report_day = latest_report_day(marts)
     inputs = ReportInputs(
         city=settings.city,
@@ -281,12 +419,12 @@ def _write_files(
     settings: Settings, marts: list[PreparedMart], staging: Path, release_id: str, created: str
 ) -> None:
     for mart in marts:
-        pq.write_table(mart.table, staging / f"{mart.spec.name}.parquet", compression="zstd")
-        write_csv(mart.table, staging / f"{mart.spec.name}.csv", settings.city.timezone)
+        shutil.copyfile(mart.path, staging / f"{mart.spec.name}.parquet")  # the validated bytes
+        write_csv(mart.path, staging / f"{mart.spec.name}.csv", settings.city.timezone)
     write_database(marts, staging / DATABASE_NAME, release_id)
     package = build_datapackage(
         settings.city,
-        [(m.spec, m.table.schema) for m in marts],
+        [(m.spec, m.schema) for m in marts],
         staging,
         release_id,
         created,
@@ -309,7 +447,7 @@ def _manifest(
     return {
         "release_id": release_id,
         "created": created,
-        "rows": {m.spec.name: m.table.num_rows for m in marts},
+        "rows": {m.spec.name: m.rows for m in marts},
         "validations": {m.spec.name: m.validation.summary_line() for m in marts},
         "files": files,
     }

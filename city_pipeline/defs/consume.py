@@ -71,10 +71,8 @@ def markdown_preview(table: pa.Table, rows: int = PREVIEW_ROWS, max_columns: int
     return "\n".join(lines)
 
 
-def column_schema(table: pa.Table) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in table.schema]
-    )
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
 
 
 def validation_metadata(outcome: ValidationOutcome) -> dict[str, Any]:
@@ -147,10 +145,10 @@ def published_mart(spec: PublishedMart) -> dg.AssetsDefinition:
         path = stage_validated(settings.published_dir, prepared)
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": prepared.table.num_rows,
-                "dagster/column_schema": column_schema(prepared.table),
+                "dagster/row_count": prepared.rows,
+                "dagster/column_schema": column_schema(prepared.schema),
                 "path": dg.MetadataValue.path(str(path)),
-                "preview": dg.MetadataValue.md(markdown_preview(prepared.table)),
+                "preview": dg.MetadataValue.md(markdown_preview(prepared.head(PREVIEW_ROWS))),
                 "validation": dg.MetadataValue.md(prepared.validation.markdown()),
             }
         )

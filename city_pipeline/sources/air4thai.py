@@ -38,11 +38,21 @@ from city_pipeline.sources.common import (
     ErrorContext,
     FetchContext,
     SourceError,
-    duckdb_connection,
     empty_table,
     fetch,
-    load_json,
     typed_select,
+)
+from city_pipeline.sources.window import (
+    Part,
+    cursor,
+    docs_from_texts,
+    fail,
+    json_type_at,
+    load_json_docs,
+    parts_of,
+    register_files,
+    split,
+    sql_text,
 )
 
 SOURCE = "air4thai"
@@ -52,7 +62,6 @@ STATIONS_PATH = "/services/getNewAQI_JSON.php"
 HISTORY_PATH = "/forweb/getHistoryData.php"
 # Air4Thai's own web map asks for ~45 stations per history call; a longer list times out.
 MAX_STATIONS_PER_REQUEST = 40
-MAX_OBJECT_BYTES = 268_435_456
 # Numeric missing-value codes (the string forms are in common.MISSING_SENTINELS).
 MISSING_NUMBERS = "-1, -999, -9999"
 
@@ -135,10 +144,6 @@ def settings_of(settings: Settings) -> Air4ThaiSettings:
     return settings.config.sources.air4thai
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 # --- requests ------------------------------------------------------------------------------
 
 
@@ -194,193 +199,175 @@ def fetch_hourly(ctx: FetchContext) -> None:
         fetch(ctx, cfg.base_url + HISTORY_PATH, params)
 
 
-# --- loading landed JSON into DuckDB -------------------------------------------------------
-
-
-def _load_docs(con: duckdb.DuckDBPyConnection, err: ErrorContext, files: Sequence) -> None:
-    """Table `docs(file_no, filename, doc JSON)`, one row per landed file.
-
-    DuckDB reads all files in one scan; if it cannot, `load_json` reads each file to say which one
-    is an HTML page, empty or truncated (and accepts what DuckDB refuses but is valid JSON)."""
-    paths = [str(f.path) for f in files]
-    listed = "[" + ", ".join(_sql_text(p) for p in paths) + "]"
-    try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE docs AS SELECT CAST(row_number() OVER "
-            "(ORDER BY filename) AS BIGINT) AS file_no, filename, json AS doc FROM "
-            f"read_json_objects({listed}, filename=true, format='auto', "
-            f"maximum_object_size={MAX_OBJECT_BYTES})"
-        )
-        if con.execute("SELECT count(*) FROM docs").fetchall()[0][0] == len(paths):
-            return
-    except duckdb.Error:
-        pass
-    texts = [json.dumps(load_json(err, f), ensure_ascii=False) for f in files]
-    _docs_from_texts(con, paths, texts)
-
-
-def _docs_from_texts(con: duckdb.DuckDBPyConnection, names: list[str], texts: list[str]) -> None:
-    docs_arrow = pa.table(
-        {
-            "file_no": pa.array(range(1, len(names) + 1), pa.int64()),
-            "filename": pa.array(names, pa.string()),
-            "doc": pa.array(texts, pa.string()),
-        }
-    )
-    con.register("docs_arrow", docs_arrow)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE docs AS "
-        "SELECT file_no, filename, CAST(doc AS JSON) AS doc FROM docs_arrow"
-    )
-    con.unregister("docs_arrow")
-
-
-def _first(con: duckdb.DuckDBPyConnection, query: str) -> tuple | None:
-    rows = con.execute(query + " LIMIT 1").fetchall()
-    return rows[0] if rows else None
-
-
 # --- station list --------------------------------------------------------------------------
 
-
-def _check_station_docs(con: duckdb.DuckDBPyConnection, err: ErrorContext) -> None:
-    bad = _first(con, "SELECT filename, json_type(doc) FROM docs WHERE json_type(doc) <> 'OBJECT'")
-    if bad:
-        raise err.error(f"expected a JSON object in {bad[0]}, got {bad[1]}")
-    bad = _first(
-        con,
-        "SELECT filename, json_type(doc->'stations') FROM docs "
-        "WHERE (doc->'stations') IS NULL AND (doc->'stationID') IS NULL "
-        "OR json_type(doc->'stations') NOT IN ('ARRAY')",
-    )
-    if bad:
-        what = "missing" if bad[1] is None else f"expected an array, got {bad[1]}"
-        raise err.error(
-            f"{what} in {bad[0]} (neither a station list nor one station object)", field="stations"
-        )
-
-
-def _station_src(con: duckdb.DuckDBPyConnection, err: ErrorContext) -> None:
-    """Table `station_src`: one row per station object, payload values as text."""
-    _check_station_docs(con, err)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE station_obj AS
-        SELECT file_no, filename, idx, st FROM (
-            SELECT file_no, filename, unnest(CAST(doc->'stations' AS JSON[])) AS st,
-                   generate_subscripts(CAST(doc->'stations' AS JSON[]), 1) AS idx
-            FROM docs WHERE json_type(doc->'stations') = 'ARRAY')
-        UNION ALL
-        SELECT file_no, filename, 1 AS idx, doc AS st FROM docs WHERE (doc->'stations') IS NULL""")
-    bad = _first(
-        con,
-        "SELECT filename, idx, json_type(st) FROM station_obj "
-        "WHERE json_type(st) <> 'OBJECT' OR (st->>'stationID') IS NULL ORDER BY 1, 2",
-    )
-    if bad:
-        problem = "missing" if bad[2] == "OBJECT" else f"station is a {bad[2]}, not an object"
-        raise err.error(f"{problem} (station #{bad[1]} in {bad[0]})", field="stationID")
-    text = ", ".join(f"st->>'{src}' AS {col}" for col, src in STATION_TEXT.items())
-    aqi_last = []
-    for param in POLLUTANTS:
-        aqi_last += [
-            f"st->'AQILast'->'{param}'->>'value' AS \"AQILast.{param}.value\"",
-            f"st->'AQILast'->'{param}'->>'aqi' AS \"AQILast.{param}.aqi\"",
-        ]
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE station_src AS
-        SELECT file_no AS _file_no, CAST(row_number() OVER (ORDER BY file_no, idx) AS BIGINT)
-                   AS _row,
-               st->>'stationID' AS "stationID", {text},
-               st->>'lat' AS lat, st->>'long' AS long,
-               st->'AQILast'->>'date' AS "AQILast.date", st->'AQILast'->>'time' AS "AQILast.time",
-               {", ".join(aqi_last)},
-               st->'AQILast'->'AQI'->>'aqi' AS "AQILast.AQI.aqi",
-               st->'AQILast'->'AQI'->>'param' AS "AQILast.AQI.param",
-               st->'AQILast'->'AQI'->>'color_id' AS "AQILast.AQI.color_id"
-        FROM station_obj""")
+# Raw column -> the station object's field it is typed from (`station_id` ... `aqi_color_id`;
+# the STATION_TEXT columns are kept as served instead). Errors name the payload field.
+STATION_FIELDS: dict[str, str] = {
+    "station_id": "stationID",
+    "lat": "lat",
+    "lon": "long",
+    "aqi_last_at": "aqi_last_at",  # `AQILast.date` + `AQILast.time`, see _typed_stations
+    **{
+        f"{param.lower()}_{kind}": f"AQILast.{param}.{kind}"
+        for param in POLLUTANTS
+        for kind in ("value", "aqi")
+    },
+    "aqi": "AQILast.AQI.aqi",
+    "aqi_param": "AQILast.AQI.param",
+    "aqi_color_id": "AQILast.AQI.color_id",
+}
+# Fields whose missing-value sentinels become NULL (an id or a colour code is never "-1").
+STATION_SENTINEL_FIELDS = frozenset(STATION_FIELDS.values()) - {"stationID", "AQILast.AQI.color_id"}
 
 
-def _keep_city_stations(
+# One station object as the parse reads it: every value as text (kept as served).
+STATION_SHAPE: dict = {
+    "stationID": "VARCHAR",
+    **dict.fromkeys(STATION_TEXT.values(), "VARCHAR"),
+    "lat": "VARCHAR",
+    "long": "VARCHAR",
+    "AQILast": {
+        "date": "VARCHAR",
+        "time": "VARCHAR",
+        **{param: {"value": "VARCHAR", "aqi": "VARCHAR"} for param in POLLUTANTS},
+        "AQI": {"aqi": "VARCHAR", "param": "VARCHAR", "color_id": "VARCHAR"},
+    },
+}
+# A station-list answer, one parse per file: an envelope's `stations`, or the fields of one bare
+# station object (`?stationID=`); other keys are ignored. `types` holds the JSON types the
+# checks need (a part of the wrong type comes out NULL).
+STATION_DOC = (
+    "json_transform(doc, "
+    + sql_text(json.dumps({"stations": [STATION_SHAPE], **STATION_SHAPE}))
+    + ") AS h, json_type(doc, ['$', '$.stations', '$.stationID']) AS types"
+)
+
+
+def _station_src(
     con: duckdb.DuckDBPyConnection,
     station_ids: Sequence[str] | None,
     area_th_contains: Sequence[str] | None,
 ) -> None:
-    """Drop other provinces' stations; `None` for both keeps every station."""
-    if station_ids is None and area_th_contains is None:
-        return
+    """Table `station_src`: one row per station object of every answer in `station_doc` (struct
+    `st`), `_keep` marking the city's stations; `None` for both filters keeps every station."""
     keep = ["false"]
     if station_ids:
-        keep.append(f'trim("stationID") IN ({", ".join(_sql_text(s) for s in station_ids)})')
-    keep += [f"contains(area_th, {_sql_text(area)})" for area in area_th_contains or ()]
-    con.execute(f"DELETE FROM station_src WHERE NOT coalesce({' OR '.join(keep)}, false)")
+        keep.append(f"trim(st.stationID) IN ({', '.join(sql_text(s) for s in station_ids)})")
+    keep += [f"contains(st.areaTH, {sql_text(area)})" for area in area_th_contains or ()]
+    if station_ids is None and area_th_contains is None:
+        keep = ["true"]
+    bare = "{" + ", ".join(f"'{key}': h.\"{key}\"" for key in STATION_SHAPE) + "}"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE station_src AS
+        SELECT batch_no AS _batch, file_no AS _file_no, part AS _part, filename, idx, _listed,
+               CAST(row_number() OVER (ORDER BY file_no, idx) AS BIGINT) AS _row,
+               coalesce({" OR ".join(keep)}, false) AS _keep, st
+        FROM (
+            SELECT *, true AS _listed, unnest(h.stations) AS st,
+                   generate_subscripts(h.stations, 1) AS idx
+            FROM station_doc WHERE types[2] = 'ARRAY'
+            UNION ALL BY NAME
+            SELECT *, false AS _listed, {bare} AS st, 1 AS idx
+            FROM station_doc WHERE types[2] IS NULL)""")
 
 
-def _typed_stations(con: duckdb.DuckDBPyConnection, source: str, partition: str | None) -> pa.Table:
-    """Cast the payload text (errors name the payload field) and give the contract's columns."""
-    typed: dict[str, str] = {
-        "_row": "BIGINT",
-        "_file_no": "BIGINT",
-        "stationID": "VARCHAR",
-        "lat": "DOUBLE",
-        "long": "DOUBLE",
-        "aqi_last_at": "TIMESTAMP",
-    }
-    rename = {"stationID": "station_id", "lat": "lat", "long": "lon", "aqi_last_at": "aqi_last_at"}
-    for param in POLLUTANTS:
-        value, aqi = f"AQILast.{param}.value", f"AQILast.{param}.aqi"
-        typed[value], typed[aqi] = "DOUBLE", "INTEGER"
-        rename[value], rename[aqi] = f"{param.lower()}_value", f"{param.lower()}_aqi"
-    typed.update(
-        {
-            "AQILast.AQI.aqi": "INTEGER",
-            "AQILast.AQI.param": "VARCHAR",
-            "AQILast.AQI.color_id": "INTEGER",
-        }
-    )
-    rename.update(
-        {
-            "AQILast.AQI.aqi": "aqi",
-            "AQILast.AQI.param": "aqi_param",
-            "AQILast.AQI.color_id": "aqi_color_id",
-        }
-    )
-    sentinels = frozenset(typed) - {"_row", "_file_no", "stationID", "AQILast.AQI.color_id"}
+def _check_stations(con: duckdb.DuckDBPyConnection, parts: Sequence[Part]) -> None:
+    """Every file a JSON object holding a station list (or one station), every station an object
+    with a `stationID`: the first problem of the earliest partition is the error."""
+    bad = con.execute("""
+        SELECT batch_no, level, file_no, filename, detail, idx, _listed FROM (
+            SELECT batch_no, 1 AS level, file_no, 0 AS idx, filename, types[1] AS detail,
+                   false AS _listed
+            FROM station_doc WHERE types[1] <> 'OBJECT'
+            UNION ALL
+            SELECT batch_no, 2, file_no, 0, filename, types[2], false FROM station_doc
+            WHERE types[1] = 'OBJECT'
+                  AND (types[2] IS NULL AND types[3] IS NULL OR types[2] <> 'ARRAY')
+            UNION ALL  -- a station that is no object has no stationID either
+            SELECT _batch, 3, _file_no, idx, filename, NULL, _listed FROM station_src
+            WHERE st.stationID IS NULL)
+        ORDER BY batch_no, level, file_no, idx LIMIT 1""").fetchall()
+    if not bad:
+        return
+    [(batch_no, level, file_no, filename, detail, idx, listed)] = bad
+    if level == 1:
+        fail(parts, batch_no, f"expected a JSON object in {filename}, got {detail}")
+    if level == 2:
+        what = "missing" if detail is None else f"expected an array, got {detail}"
+        fail(
+            parts,
+            batch_no,
+            f"{what} in {filename} (neither a station list nor one station object)",
+            field="stations",
+        )
+    kind = json_type_at(parts, file_no, *(("stations", idx - 1) if listed else ()))
+    problem = "missing" if kind == "OBJECT" else f"station is a {kind}, not an object"
+    fail(parts, batch_no, f"{problem} (station #{idx} in {filename})", field="stationID")
+
+
+def _typed_stations(con: duckdb.DuckDBPyConnection, source: str) -> pa.Table:
+    """The kept stations cast to the contract (errors name the payload field and partition), one
+    row per station and partition: a later fetch of the batch wins over an earlier one."""
+    fields = {f: _struct_path(f) for f in STATION_FIELDS.values() if f != "aqi_last_at"}
     # `AQILast.date` + `AQILast.time` are one timestamp; either one missing means no reading.
     missing = "IN ('', '-', 'N/A')"
-    stamp = (
-        f'CASE WHEN trim("AQILast.date") {missing} OR trim("AQILast.time") {missing} '
-        'THEN NULL ELSE "AQILast.date" || \' \' || "AQILast.time" END'
+    date_, time_ = _struct_path("AQILast.date"), _struct_path("AQILast.time")
+    fields["aqi_last_at"] = (
+        f"CASE WHEN trim({date_}) {missing} OR trim({time_}) {missing} "
+        f"THEN NULL ELSE {date_} || ' ' || {time_} END"
     )
-    table = typed_select(
+    extracted = ", ".join(f'{expr} AS "{name}"' for name, expr in fields.items())
+    typed = typed_select(
         con,
-        "station_src",
-        typed,
+        f"(SELECT _row, _file_no, _part, {extracted} FROM station_src WHERE _keep)",
+        {
+            "_row": "BIGINT",
+            "_file_no": "BIGINT",
+            "_part": "VARCHAR",
+            **{field: STATIONS_COLUMNS[col] for col, field in STATION_FIELDS.items()},
+        },
         source=source,
-        partition=partition,
-        sentinel_columns=sentinels,
-        expressions={"aqi_last_at": stamp},
+        partition=None,
+        partition_column="_part",
+        sentinel_columns=STATION_SENTINEL_FIELDS,
     )
-    con.register("station_typed", table)
-    select = ", ".join(
-        f'CAST({_station_expr(col, rename)} AS {sql_type}) AS "{col}"'
+    con.register("station_typed", typed)
+    columns = ", ".join(
+        f'CAST({_station_column(col)} AS {sql_type}) AS "{col}"'
         for col, sql_type in STATIONS_COLUMNS.items()
     )
-    # One row per station: a later fetch of the batch wins over an earlier one.
-    result = con.sql(f"""
-        SELECT {select} FROM (
-            SELECT DISTINCT ON (t."stationID") t.*, {", ".join(f"s.{c}" for c in STATION_TEXT)}
-            FROM station_typed t JOIN station_src s USING (_row)
-            ORDER BY t."stationID", t._file_no DESC, t._row DESC)
-        ORDER BY station_id""").to_arrow_table()
-    con.unregister("station_typed")
-    return result
+    return con.sql(f"""
+        SELECT {columns}, s._batch FROM station_typed t JOIN station_src s USING (_row)
+        QUALIFY row_number() OVER (
+            PARTITION BY s._batch, t."stationID" ORDER BY t._file_no DESC, t._row DESC) = 1
+        ORDER BY s._batch, station_id""").to_arrow_table()
 
 
-def _station_expr(column: str, rename: dict[str, str]) -> str:
+def _struct_path(field: str) -> str:
+    """`AQILast.PM25.value` -> `st."AQILast"."PM25"."value"` (a field of the station struct)."""
+    return "st." + ".".join(f'"{key}"' for key in field.split("."))
+
+
+def _station_column(column: str) -> str:
+    """A raw column's value: payload text kept as served, or the typed payload field."""
     if column in STATION_TEXT:
-        return column
-    source_name = next(k for k, v in rename.items() if v == column)
-    return f'"{source_name}"'
+        return f's.st."{STATION_TEXT[column]}"'
+    return f't."{STATION_FIELDS[column]}"'
+
+
+def _parse_station_parts(
+    parts: Sequence[Part],
+    source: str,
+    station_ids: Sequence[str] | None,
+    area_th_contains: Sequence[str] | None,
+) -> pa.Table:
+    """Station-list responses of one or more partitions -> `air4thai_stations` rows + `_batch`."""
+    with cursor() as con:
+        load_json_docs(con, parts, STATION_DOC, "station_doc")
+        _station_src(con, station_ids, area_th_contains)
+        _check_stations(con, parts)
+        return _typed_stations(con, source)
 
 
 def parse_station_files(
@@ -395,141 +382,179 @@ def parse_station_files(
     """Station-list responses (envelope or bare station object) -> `air4thai_stations` rows."""
     if not files:
         return empty_table(STATIONS_COLUMNS)
-    con = duckdb_connection()
-    _load_docs(con, err, files)
-    _station_src(con, err)
-    _keep_city_stations(con, station_ids, area_th_contains)
-    return _typed_stations(con, source, partition)
+    part = Part(err, partition, None, files)
+    table = _parse_station_parts([part], source, station_ids, area_th_contains)
+    return table.drop_columns(["_batch"])
+
+
+def parse_station_window(contexts: Sequence[ParseContext]) -> dict[date, dict[str, pa.Table]]:
+    """The station lists of many partitions in one go, each kept to the city's stations."""
+    cfg = settings_of(contexts[0].settings)
+    parts = parts_of(contexts)
+    table = _parse_station_parts(parts, contexts[0].source, cfg.station_ids, cfg.area_th_contains)
+    return {day: {STATIONS_TABLE: rows} for day, rows in split(table, parts).items()}
 
 
 def parse_stations(ctx: ParseContext) -> dict[str, pa.Table]:
-    cfg = settings_of(ctx.settings)
-    if not ctx.files:
-        raise ctx.error("no response was landed for this partition")
-    table = parse_station_files(
-        ctx.files,
-        ctx,
-        source=ctx.source,
-        partition=ctx.day.isoformat(),
-        station_ids=cfg.station_ids,
-        area_th_contains=cfg.area_th_contains,
-    )
-    return {STATIONS_TABLE: table}
+    return parse_station_window([ctx])[ctx.day]
 
 
 # --- hourly history ------------------------------------------------------------------------
 
 
-def _check_history_docs(con: duckdb.DuckDBPyConnection, err: ErrorContext) -> None:
-    bad = _first(con, "SELECT filename, json_type(doc) FROM docs WHERE json_type(doc) <> 'OBJECT'")
-    if bad:
-        raise err.error(f"expected a JSON object in {bad[0]}, got {bad[1]}")
-    # `result` is checked when present: an answer without it is judged by its `stations`.
-    bad = _first(
-        con,
-        "SELECT filename, doc->>'result', doc->>'error' FROM docs "
-        "WHERE (doc->'result') IS NOT NULL AND coalesce(doc->>'result', '') <> 'OK'",
-    )
-    if bad:
-        raise err.error(
-            f"Air4Thai answered result={bad[1]!r}, error={bad[2]!r} ({bad[0]})", field="result"
+# A history answer as the parse reads it (one parse per file): values as text (30.5, "-" and
+# -999 alike; JSON null is NULL), other keys ignored (APIs grow). A part of the wrong JSON type
+# comes out NULL and `_check_history` names it; `types` holds the JSON types it needs.
+HISTORY_DOC = (
+    "json_transform(doc, "
+    + sql_text(
+        json.dumps(
+            {
+                "result": "VARCHAR",
+                "error": "VARCHAR",
+                "stations": [
+                    {
+                        "stationID": "VARCHAR",
+                        "data": [
+                            {"DATETIMEDATA": "VARCHAR"} | dict.fromkeys(HOURLY_PARAMS, "VARCHAR")
+                        ],
+                    }
+                ],
+            }
         )
-    bad = _first(
-        con,
-        "SELECT filename, json_type(doc->'stations') FROM docs "
-        "WHERE coalesce(json_type(doc->'stations'), '') <> 'ARRAY'",
     )
-    if bad:
-        what = "missing" if bad[1] is None else f"expected an array, got {bad[1]}"
-        raise err.error(f"{what} in {bad[0]}", field="stations")
+    + ") AS h, json_type(doc, ['$', '$.result', '$.stations']) AS types"
+)
 
 
-def _history_src(con: duckdb.DuckDBPyConnection, err: ErrorContext) -> None:
-    """Table `history_src`: one row per station-hour, payload values as text."""
-    _check_history_docs(con, err)
+def _history_src(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables `history_station` (one row per station of every answer in `history_doc`) and
+    `history_src` (per station-hour, payload values as text)."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE history_station AS
-        SELECT file_no, filename, unnest(CAST(doc->'stations' AS JSON[])) AS st,
-               generate_subscripts(CAST(doc->'stations' AS JSON[]), 1) AS idx
-        FROM docs""")
-    bad = _first(
-        con,
-        "SELECT filename, idx, json_type(st) FROM history_station "
-        "WHERE json_type(st) <> 'OBJECT' OR (st->>'stationID') IS NULL ORDER BY 1, 2",
-    )
-    if bad:
-        problem = "missing" if bad[2] == "OBJECT" else f"station is a {bad[2]}, not an object"
-        raise err.error(f"{problem} (stations[{bad[1] - 1}] in {bad[0]})", field="stationID")
-    bad = _first(
-        con,
-        "SELECT filename, st->>'stationID', json_type(st->'data') "
-        "FROM history_station WHERE coalesce(json_type(st->'data'), '') <> 'ARRAY' ORDER BY 1, idx",
-    )
-    if bad:
-        what = "missing" if bad[2] is None else f"expected an array, got {bad[2]}"
-        raise err.error(f"{what} for station {bad[1]} in {bad[0]}", field="data")
-    values = ", ".join(f"d->>'{p}' AS \"{p}\"" for p in HOURLY_PARAMS)
+        SELECT batch_no, file_no, part, day, filename, unnest(h.stations) AS s,
+               generate_subscripts(h.stations, 1) AS idx
+        FROM history_doc""")
+    values = ", ".join(f'd."{p}" AS "{p}"' for p in HOURLY_PARAMS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE history_src AS
-        SELECT file_no AS _file_no, filename, st->>'stationID' AS "stationID",
-               json_type(d) AS _type, d->>'DATETIMEDATA' AS "DATETIMEDATA", {values}
-        FROM (SELECT file_no, filename, st, unnest(CAST(st->'data' AS JSON[])) AS d
+        SELECT batch_no AS _batch, file_no AS _file_no, part AS _part, day AS _day, filename,
+               idx, pos, s.stationID AS "stationID", d.DATETIMEDATA AS "DATETIMEDATA", {values}
+        FROM (SELECT *, unnest(s.data) AS d, generate_subscripts(s.data, 1) AS pos
               FROM history_station)""")
-    bad = _first(
-        con,
-        'SELECT filename, "stationID", _type FROM history_src '
-        "WHERE _type <> 'OBJECT' OR \"DATETIMEDATA\" IS NULL",
-    )
+
+
+def _check_history(con: duckdb.DuckDBPyConnection, parts: Sequence[Part]) -> None:
+    """Envelope, stations and data rows as the contract says: the first problem of the earliest
+    partition is the error, naming the field."""
+    bad = con.execute("""
+        SELECT batch_no, level, file_no, filename, idx, pos, a, b FROM (
+            SELECT batch_no, 1 AS level, file_no, filename, 0 AS idx, 0 AS pos,
+                   types[1] AS a, NULL AS b
+            FROM history_doc WHERE types[1] <> 'OBJECT'
+            UNION ALL  -- `result` is checked when present; without it, `stations` is judged
+            SELECT batch_no, 2, file_no, filename, 0, 0, h.result, h.error FROM history_doc
+            WHERE types[2] IS NOT NULL AND coalesce(h.result, '') <> 'OK'
+            UNION ALL
+            SELECT batch_no, 3, file_no, filename, 0, 0, types[3], NULL FROM history_doc
+            WHERE coalesce(types[3], '') <> 'ARRAY'
+            UNION ALL  -- a station that is no object has no stationID either
+            SELECT batch_no, 4, file_no, filename, idx, 0, NULL, NULL FROM history_station
+            WHERE s.stationID IS NULL
+            UNION ALL
+            SELECT batch_no, 5, file_no, filename, idx, 0, s.stationID, NULL
+            FROM history_station WHERE s.data IS NULL
+            UNION ALL
+            SELECT _batch, 6, _file_no, filename, idx, pos, "stationID", NULL FROM history_src
+            WHERE "DATETIMEDATA" IS NULL)
+        ORDER BY batch_no, level, file_no, idx, pos LIMIT 1""").fetchall()
     if bad:
-        what = "missing" if bad[2] == "OBJECT" else f"a data row is a {bad[2]}, not an object"
-        raise err.error(f"{what} (station {bad[1]} in {bad[0]})", field="DATETIMEDATA")
+        [(batch_no, level, file_no, filename, idx, pos, a, b)] = bad
+        message, field = _history_problem(parts, level, file_no, filename, (idx, pos), a, b)
+        fail(parts, batch_no, message, field)
 
 
-def _typed_hourly(
-    con: duckdb.DuckDBPyConnection,
-    relation: str,
-    source: str,
-    partition: str | None,
-    day: date | None = None,
-) -> pa.Table:
-    """Cast `relation` (stationID, DATETIMEDATA, one text column per parameter, _file_no) to the
-    contract; errors name the payload field (`PM25`, `DATETIMEDATA`)."""
-    typed = {
-        "_file_no": "BIGINT",
-        "stationID": "VARCHAR",
-        "DATETIMEDATA": "TIMESTAMP",
-        **{p: "DOUBLE" for p in HOURLY_PARAMS},
-    }
+def _history_problem(
+    parts: Sequence[Part],
+    level: int,
+    file_no: int,
+    filename: str,
+    at: tuple[int, int],
+    a: str | None,
+    b: str | None,
+) -> tuple[str, str | None]:
+    """The message and field of a `_check_history` finding (`at`: station and row, from 1)."""
+    station, row = at[0] - 1, at[1] - 1
+    if level == 1:
+        return f"expected a JSON object in {filename}, got {a}", None
+    if level == 2:
+        return f"Air4Thai answered result={a!r}, error={b!r} ({filename})", "result"
+    if level == 3:
+        what = "missing" if a is None else f"expected an array, got {a}"
+        return f"{what} in {filename}", "stations"
+    if level == 4:
+        kind = json_type_at(parts, file_no, "stations", station)
+        what = "missing" if kind == "OBJECT" else f"station is a {kind}, not an object"
+        return f"{what} (stations[{station}] in {filename})", "stationID"
+    if level == 5:
+        kind = json_type_at(parts, file_no, "stations", station, "data")
+        what = "missing" if kind is None else f"expected an array, got {kind}"
+        return f"{what} for station {a} in {filename}", "data"
+    kind = json_type_at(parts, file_no, "stations", station, "data", row)
+    what = "missing" if kind == "OBJECT" else f"a data row is a {kind}, not an object"
+    return f"{what} (station {a} in {filename})", "DATETIMEDATA"
+
+
+def _typed_hourly(con: duckdb.DuckDBPyConnection, relation: str, source: str) -> pa.Table:
+    """Cast `relation` (history_src's columns) to the contract, errors naming the payload field
+    (`PM25`, `DATETIMEDATA`) and partition; keep each partition's own day (`_day`, when set) and
+    one row per station-hour: a later file of the batch wins, then the fuller row."""
     # A JSON number -999 arrives as text "-999" or "-999.0": both are missing.
     numeric_missing = {
         p: f'CASE WHEN TRY_CAST("{p}" AS DOUBLE) IN ({MISSING_NUMBERS}) THEN NULL ELSE "{p}" END'
         for p in HOURLY_PARAMS
     }
-    table = typed_select(
+    typed = typed_select(
         con,
         relation,
-        typed,
+        {
+            "_batch": "INTEGER",
+            "_file_no": "BIGINT",
+            "_part": "VARCHAR",
+            "_day": "DATE",
+            "stationID": "VARCHAR",
+            "DATETIMEDATA": "TIMESTAMP",
+            **{p: "DOUBLE" for p in HOURLY_PARAMS},
+        },
         source=source,
-        partition=partition,
+        partition=None,
+        partition_column="_part",
         sentinel_columns=frozenset(HOURLY_PARAMS),
         expressions=numeric_missing,
     )
-    con.register("hourly_typed", table)
-    where = f"WHERE CAST(measured_at AS DATE) = DATE '{day.isoformat()}'" if day else ""
-    values = ", ".join(f'CAST("{p}" AS DOUBLE) AS {c}' for p, c in HOURLY_PARAMS.items())
+    con.register("hourly_typed", typed)
+    values = ", ".join(f'"{p}" AS {c}' for p, c in HOURLY_PARAMS.items())
     order_values = ", ".join(f"{c} NULLS LAST" for c in HOURLY_PARAMS.values())
     filled = " + ".join(f"CAST({c} IS NOT NULL AS INTEGER)" for c in HOURLY_PARAMS.values())
-    # One row per station-hour: a later file of the batch wins, then the fuller row.
-    result = con.sql(f"""
-        SELECT {", ".join(HOURLY_COLUMNS)} FROM (
-            SELECT DISTINCT ON (station_id, measured_at) * FROM (
-                SELECT CAST("stationID" AS VARCHAR) AS station_id,
-                       CAST("DATETIMEDATA" AS TIMESTAMP) AS measured_at, {values}, _file_no
-                FROM hourly_typed) {where}
-            ORDER BY station_id, measured_at, _file_no DESC, ({filled}) DESC, {order_values})
-        ORDER BY station_id, measured_at""").to_arrow_table()
-    con.unregister("hourly_typed")
-    return result
+    return con.sql(f"""
+        SELECT {", ".join(HOURLY_COLUMNS)}, _batch FROM (
+            SELECT _batch, _day, _file_no, "stationID" AS station_id,
+                   "DATETIMEDATA" AS measured_at, {values}
+            FROM hourly_typed)
+        WHERE _day IS NULL OR CAST(measured_at AS DATE) = _day
+        QUALIFY row_number() OVER (
+            PARTITION BY _batch, station_id, measured_at
+            ORDER BY _file_no DESC, ({filled}) DESC, {order_values}) = 1
+        ORDER BY _batch, station_id, measured_at""").to_arrow_table()
+
+
+def _parse_history_parts(parts: Sequence[Part], source: str) -> pa.Table:
+    """History responses of one or more partitions -> `air4thai_hourly` rows + `_batch`."""
+    with cursor() as con:
+        load_json_docs(con, parts, HISTORY_DOC, "history_doc")
+        _history_src(con)
+        _check_history(con, parts)
+        return _typed_hourly(con, "history_src", source)
 
 
 def parse_history_files(
@@ -544,19 +569,19 @@ def parse_history_files(
     (the day's partition; other days belong to their own partitions)."""
     if not files:
         return empty_table(HOURLY_COLUMNS)
-    con = duckdb_connection()
-    _load_docs(con, err, files)
-    _history_src(con, err)
-    return _typed_hourly(con, "history_src", source, partition, day)
+    table = _parse_history_parts([Part(err, partition, day, files)], source)
+    return table.drop_columns(["_batch"])
+
+
+def parse_hourly_window(contexts: Sequence[ParseContext]) -> dict[date, dict[str, pa.Table]]:
+    """The history answers of many partitions in one go, each keeping its own day's hours."""
+    parts = parts_of(contexts)
+    table = _parse_history_parts(parts, contexts[0].source)
+    return {day: {HOURLY_TABLE: rows} for day, rows in split(table, parts).items()}
 
 
 def parse_hourly(ctx: ParseContext) -> dict[str, pa.Table]:
-    if not ctx.files:
-        raise ctx.error("no response was landed for this partition")
-    table = parse_history_files(
-        ctx.files, ctx, source=ctx.source, partition=ctx.day.isoformat(), day=ctx.day
-    )
-    return {HOURLY_TABLE: table}
+    return parse_hourly_window([ctx])[ctx.day]
 
 
 def parse_history_csv(path: Path | str) -> pa.Table:
@@ -564,23 +589,39 @@ def parse_history_csv(path: Path | str) -> pa.Table:
     empty cells) -> `air4thai_hourly` rows. Parameters absent from the file are NULL."""
     path = Path(path)
     err = FileContext(HOURLY_TABLE, path.name)
-    con = duckdb_connection()
-    con.execute(
-        "CREATE TEMP TABLE csv_src AS SELECT * FROM read_csv(?, all_varchar=true, header=true)",
-        [str(path)],
-    )
-    columns = {row[0] for row in con.execute("DESCRIBE csv_src").fetchall()}
-    for required in ("DATETIMEDATA", "stationID"):
-        if required not in columns:
-            raise err.error(f"missing column in {path.name}", field=required)
-    values = ", ".join(
-        f'"{p}"' if p in columns else f'CAST(NULL AS VARCHAR) AS "{p}"' for p in HOURLY_PARAMS
-    )
-    con.execute(f"""CREATE TEMP TABLE history_src AS SELECT CAST(1 AS BIGINT) AS _file_no,
-                    "stationID", "DATETIMEDATA", {values} FROM csv_src""")
-    if _first(con, 'SELECT 1 FROM history_src WHERE "DATETIMEDATA" IS NULL'):
-        raise err.error(f"empty in {path.name}", field="DATETIMEDATA")
-    return _typed_hourly(con, "history_src", err.source, err.partition)
+    with cursor() as con:
+        con.execute(
+            "CREATE TEMP TABLE csv_src AS SELECT * FROM read_csv(?, all_varchar=true, header=true)",
+            [str(path)],
+        )
+        columns = {row[0] for row in con.execute("DESCRIBE csv_src").fetchall()}
+        for required in ("DATETIMEDATA", "stationID"):
+            if required not in columns:
+                raise err.error(f"missing column in {path.name}", field=required)
+        values = ", ".join(
+            f'"{p}"' if p in columns else f'CAST(NULL AS VARCHAR) AS "{p}"' for p in HOURLY_PARAMS
+        )
+        con.execute(f"""
+            CREATE TEMP TABLE history_src AS
+            SELECT 0 AS _batch, 0 AS _file_no, {sql_text(path.name)} AS _part,
+                   CAST(NULL AS DATE) AS _day, "stationID", "DATETIMEDATA", {values}
+            FROM csv_src""")
+        if con.execute('SELECT 1 FROM history_src WHERE "DATETIMEDATA" IS NULL LIMIT 1').fetchall():
+            raise err.error(f"empty in {path.name}", field="DATETIMEDATA")
+        return _typed_hourly(con, "history_src", err.source).drop_columns(["_batch"])
+
+
+@dataclass(frozen=True)
+class _TextFile:
+    """A JSON document that is no landed file, standing in for one (named by `path`)."""
+
+    path: str
+    text: str
+    url: str = ""
+    headers: tuple = ()
+
+    def read_bytes(self) -> bytes:
+        return self.text.encode()
 
 
 def parse_legacy_repr(path: Path | str) -> pa.Table:
@@ -592,10 +633,14 @@ def parse_legacy_repr(path: Path | str) -> pa.Table:
         payload = ast.literal_eval(path.read_text(encoding="utf-8"))
     except (ValueError, SyntaxError) as exc:
         raise err.error(f"{path.name} is not a Python literal: {exc}") from None
-    con = duckdb_connection()
-    _docs_from_texts(con, [path.name], [json.dumps(payload, ensure_ascii=False)])
-    _history_src(con, err)
-    return _typed_hourly(con, "history_src", err.source, err.partition)
+    text = json.dumps(payload, ensure_ascii=False)
+    parts = [Part(err, err.partition, None, [_TextFile(path.name, text)])]
+    with cursor() as con:
+        register_files(con, parts)
+        docs_from_texts(con, [text], HISTORY_DOC, "history_doc")
+        _history_src(con)
+        _check_history(con, parts)
+        return _typed_hourly(con, "history_src", err.source).drop_columns(["_batch"])
 
 
 STATIONS_CAPTURE = CaptureSpec(
@@ -604,6 +649,7 @@ STATIONS_CAPTURE = CaptureSpec(
     tables=(STATIONS_TABLE,),
     fetch=fetch_stations,
     parse=parse_stations,
+    parse_window=parse_station_window,
     sort_keys={STATIONS_TABLE: ("station_id",)},
     description="สถานีตรวจวัดคุณภาพอากาศ (Air4Thai) · Air4Thai station list with each station's "
     "latest AQI (the city's stations).",
@@ -615,6 +661,7 @@ HOURLY_CAPTURE = CaptureSpec(
     tables=(HOURLY_TABLE,),
     fetch=fetch_hourly,
     parse=parse_hourly,
+    parse_window=parse_hourly_window,
     sort_keys={HOURLY_TABLE: ("station_id", "measured_at")},
     depends_on=(STATIONS_TABLE,),
     description="คุณภาพอากาศรายชั่วโมง (Air4Thai) · Air4Thai hourly PM2.5, PM10, O3, CO, NO2, SO2 "

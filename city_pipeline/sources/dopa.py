@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -30,7 +32,16 @@ import pyarrow as pa
 from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import DopaFile, DopaSettings, Settings
 from city_pipeline.sources import encoding
-from city_pipeline.sources.common import FetchContext, duckdb_connection, fetch, typed_select
+from city_pipeline.sources.common import FetchContext, fetch, typed_select
+from city_pipeline.sources.window import (
+    Part,
+    cursor,
+    fail,
+    parts_of,
+    register_files,
+    split,
+    sql_list,
+)
 from city_pipeline.thai import BE_OFFSET
 
 SOURCE = "dopa"
@@ -97,92 +108,124 @@ def fetch_month(ctx: FetchContext) -> None:
 
 
 def _digits(expr: str) -> str:
-    """Thai digits to ASCII, thousands commas out."""
-    return f"replace(translate({expr}, '{THAI_DIGITS}', '0123456789'), ',', '')"
-
-
-def _scan_sql(path: Path, label: str, skip: int) -> str:
-    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in FILE_FIELDS) + "}"
+    """Thai digits to ASCII, thousands commas out (`translate` is slow on Thai text, so values
+    that are plain ASCII digits already, nearly all of them, skip it)."""
     return (
-        f"SELECT {encoding.sql_literal(label)} AS _file, * FROM read_csv("
-        f"{encoding.sql_literal(str(path))}, delim='|', header=false, quote='', escape='', "
-        f"columns={columns}, auto_detect=false, store_rejects=true, skip={skip})"
+        f"CASE WHEN regexp_full_match({expr}, '[0-9]*') THEN {expr} "
+        f"ELSE replace(translate({expr}, '{THAI_DIGITS}', '0123456789'), ',', '') END"
     )
 
 
-def _load_lines(ctx: ParseContext, con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
-    """Every landed file into one `lines` table (one DuckDB statement over all files); lines with
-    the wrong number of fields are kept aside by DuckDB and reported with their line number."""
-    scans, labels = [], {}
-    for landed in ctx.files:
-        try:
-            text, found = encoding.decode_text(landed.read_bytes())
-        except UnicodeDecodeError as exc:
-            raise ctx.error(
-                f"{landed.path.name} ({landed.url}) is neither UTF-8 nor TIS-620/cp874: {exc}"
-            ) from None
-        readable = landed.path
-        if found != encoding.UTF8:
-            readable = workdir / landed.path.name
-            readable.write_text(text, encoding="utf-8", newline="")
-        first = text.split("\n", 1)[0]
-        skip = 1 if first.strip() and not _DATA_LINE.match(first) else 0  # one header line
-        labels[str(readable)] = f"{landed.path.name} ({landed.url})"
-        scans.append(_scan_sql(readable, labels[str(readable)], skip))
-    con.execute("CREATE TEMP TABLE lines AS " + " UNION ALL BY NAME ".join(scans))
-    rejected = con.sql(
-        "SELECT s.file_path, e.line, e.error_type, trim(e.csv_line, chr(10) || chr(13)) "
+@dataclass(frozen=True)
+class Readable:
+    """A landed file as DuckDB reads it: UTF-8 (a decoded copy when it was not), header skipped."""
+
+    batch_no: int
+    path: str
+    label: str  # how errors name it: file name and URL
+    skip: int
+
+
+def _readable_files(parts: Sequence[Part], workdir: Path) -> list[Readable]:
+    """Decode every landed file once (UTF-8, BOM or TIS-620/cp874); a file that is neither is an
+    error naming its partition and file."""
+    readable = []
+    for batch_no, part in enumerate(parts):
+        for landed in part.files:
+            try:
+                text, found = encoding.decode_text(landed.read_bytes())
+            except UnicodeDecodeError as exc:
+                raise part.err.error(
+                    f"{landed.path.name} ({landed.url}) is neither UTF-8 nor TIS-620/cp874: {exc}"
+                ) from None
+            path = landed.path
+            if found != encoding.UTF8:
+                path = workdir / f"{len(readable)}-{landed.path.name}"
+                path.write_text(text, encoding="utf-8", newline="")
+            first = text.split("\n", 1)[0]
+            skip = 1 if first.strip() and not _DATA_LINE.match(first) else 0  # one header line
+            readable.append(
+                Readable(batch_no, str(path), f"{landed.path.name} ({landed.url})", skip)
+            )
+    return readable
+
+
+def _load_lines(
+    con: duckdb.DuckDBPyConnection, parts: Sequence[Part], files: list[Readable]
+) -> None:
+    """Every file of every partition into one `lines` table, Thai digits and thousands commas
+    normalised (one DuckDB statement); lines with the wrong number of fields are kept aside by
+    DuckDB and reported with their partition, file and line number."""
+    register_files(con, parts, [f.path for f in files], [f.label for f in files])
+    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in FILE_FIELDS) + "}"
+    scans = [
+        f"SELECT * FROM read_csv({sql_list([f.path for f in files if f.skip == skip])}, "
+        f"delim='|', header=false, quote='', escape='', columns={columns}, auto_detect=false, "
+        f"store_rejects=true, skip={skip}, filename=true)"
+        for skip in sorted({f.skip for f in files})
+    ]
+    numbers = ", ".join(f"{_digits(name)} AS {name}" for name in ("yymm_be", "admin_code", *COUNTS))
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lines AS
+        SELECT f.batch_no AS _batch, f.file_no AS _file_no, f.part AS _part, f.label AS _file,
+               admin_name_th, {numbers}
+        FROM ({" UNION ALL ".join(scans)}) l JOIN files f ON l.filename = f.path
+        ORDER BY f.file_no""")
+    rejected = con.execute(
+        "SELECT f.batch_no, f.label, e.line, e.error_type, trim(e.csv_line, chr(10) || chr(13)) "
         "FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) "
-        "ORDER BY s.file_path, e.line LIMIT 1"
+        "JOIN files f ON s.file_path = f.path ORDER BY f.batch_no, f.file_no, e.line LIMIT 1"
     ).fetchall()
     if rejected:
-        path, line, kind, text = rejected[0]
-        raise ctx.error(
-            f"line {line} of {labels.get(path, path)}: {kind.lower()}, expected "
-            f"{len(FILE_FIELDS)} '|'-separated fields: {text[:120]!r}",
+        [(batch_no, label, line, kind, text)] = rejected
+        fail(
+            parts,
+            batch_no,
+            f"line {line} of {label}: {kind.lower()}, expected {len(FILE_FIELDS)} "
+            f"'|'-separated fields: {text[:120]!r}",
             field=f"line {line}",
         )
 
 
-def _first(con: duckdb.DuckDBPyConnection, sql: str) -> tuple | None:
-    rows = con.sql(sql + " LIMIT 1").fetchall()
-    return rows[0] if rows else None
+# The checks of `_validate`, in the order they are judged: field, condition on `typed`, message.
+MISSING = "missing value for admin code {code!r} in {file} (a line with too few fields?)"
+CHECKS: tuple[tuple[str, str, str], ...] = (
+    *((name, f"{name} IS NULL", MISSING) for name in ("yymm_be", "admin_code", *COUNTS)),
+    (
+        "yymm_be",
+        "NOT regexp_matches(yymm_be, '^[0-9]{2}(0[1-9]|1[0-2])$')",
+        "{yymm!r} (admin code {code}) is not a two-digit BE year and month",
+    ),
+    (
+        "admin_code",
+        "level IS NULL",
+        "admin code {code!r} is not a DOPA code (0, or 2, 4 or 6 digits)",
+    ),
+    (
+        "total",
+        "male + female <> total",
+        "admin code {code} ({yymm}): male {male} + female {female} != total {total}",
+    ),
+)
 
 
-def _validate(ctx: ParseContext, con: duckdb.DuckDBPyConnection) -> None:
-    """Every count present, known code lengths, a real BE month, and male + female = total."""
-    for name in ("yymm_be", "admin_code", *COUNTS):
-        row = _first(con, f"SELECT _file, admin_code FROM typed WHERE {name} IS NULL")
-        if row:
-            raise ctx.error(
-                f"missing value for admin code {row[1]!r} in {row[0]} (a line with "
-                "too few fields?)",
-                field=name,
-            )
-    row = _first(
-        con,
-        "SELECT yymm_be, admin_code FROM typed WHERE NOT regexp_matches(yymm_be, "
-        "'^[0-9]{2}(0[1-9]|1[0-2])$')",
+def _validate(con: duckdb.DuckDBPyConnection, parts: Sequence[Part]) -> None:
+    """Every count present, known code lengths, a real BE month, and male + female = total: the
+    first problem of the earliest partition is the error."""
+    found = " UNION ALL ".join(
+        f"SELECT _batch, {n} AS check_no, _file_no, _file, yymm_be, admin_code, "
+        "CAST(male AS VARCHAR) AS male, CAST(female AS VARCHAR) AS female, "
+        f"CAST(total AS VARCHAR) AS total FROM typed WHERE {condition}"
+        for n, (_, condition, _) in enumerate(CHECKS)
     )
-    if row:
-        raise ctx.error(
-            f"{row[0]!r} (admin code {row[1]}) is not a two-digit BE year and month",
-            field="yymm_be",
-        )
-    row = _first(con, "SELECT admin_code FROM typed WHERE level IS NULL")
-    if row:
-        raise ctx.error(
-            f"admin code {row[0]!r} is not a DOPA code (0, or 2, 4 or 6 digits)", field="admin_code"
-        )
-    row = _first(
-        con,
-        "SELECT admin_code, yymm_be, male, female, total FROM typed WHERE male + female <> total",
-    )
-    if row:
-        raise ctx.error(
-            f"admin code {row[0]} ({row[1]}): male {row[2]} + female {row[3]} != total {row[4]}",
-            field="total",
-        )
+    bad = con.execute(
+        f"SELECT * FROM ({found}) ORDER BY _batch, check_no, _file_no, admin_code LIMIT 1"
+    ).fetchall()
+    if bad:
+        [(batch_no, check_no, _, file, yymm, code, male, female, total)] = bad
+        field, _, message = CHECKS[check_no]
+        values = {"file": file, "yymm": yymm, "code": code, "male": male, "female": female}
+        fail(parts, batch_no, message.format(**values, total=total), field)
 
 
 LEVEL_SQL = """CASE WHEN admin_code IN ('0', '00') THEN 'country'
@@ -191,40 +234,13 @@ LEVEL_SQL = """CASE WHEN admin_code IN ('0', '00') THEN 'country'
                     WHEN regexp_matches(admin_code, '^[0-9]{6}$') THEN 'subdistrict' END"""
 
 
-def parse_files(ctx: ParseContext) -> pa.Table:
-    """Landed DOPA files -> `dopa_population` rows (decoded to UTF-8 once, parsed by DuckDB)."""
-    if not ctx.files:
-        raise ctx.error("no file was landed for this partition")
-    con = duckdb_connection()
-    with tempfile.TemporaryDirectory(prefix="dopa-") as workdir:
-        _load_lines(ctx, con, Path(workdir))
-    text_columns = {
-        "_file": "VARCHAR",
-        "yymm_be": "VARCHAR",
-        "admin_code": "VARCHAR",
-        "admin_name_th": "VARCHAR",
-    }
-    expressions = {
-        "yymm_be": _digits("yymm_be"),
-        "admin_code": _digits("admin_code"),
-        **{name: _digits(name) for name in COUNTS},
-    }
-    counts = {name: "BIGINT" for name in COUNTS}
-    typed = typed_select(
-        con,
-        "lines",
-        {**text_columns, **counts},
-        source=ctx.source,
-        partition=ctx.day,
-        expressions=expressions,
-    )
-    con.register("typed_input", typed)
-    con.execute(f"CREATE TEMP TABLE typed AS SELECT *, {LEVEL_SQL} AS level FROM typed_input")
-    _validate(ctx, con)
-    # One row per area and month: two files may both list an area (a December district file and
-    # the yearly province file), maybe spelled "จังหวัดขอนแก่น" once; the shortest name is kept.
+def _population(con: duckdb.DuckDBPyConnection, parts: Sequence[Part]) -> pa.Table:
+    """One row per area, month and partition: two files may both list an area (a December
+    district file and the yearly province file), maybe spelled "จังหวัดขอนแก่น" once; the shortest
+    name is kept. The same area with different counts is an error."""
     rows = con.sql(f"""
         SELECT
+            _batch,
             make_date(2500 + CAST(substr(yymm_be, 1, 2) AS INTEGER) - {BE_OFFSET},
                       CAST(substr(yymm_be, 3, 2) AS INTEGER), 1) AS month,
             yymm_be, level,
@@ -233,23 +249,64 @@ def parse_files(ctx: ParseContext) -> pa.Table:
             male, female, total, households
         FROM typed
         GROUP BY ALL
-        ORDER BY month, admin_code
+        ORDER BY _batch, month, admin_code
     """).to_arrow_table()
     con.register("population", rows)
-    clash = _first(
-        con,
-        "SELECT admin_code, yymm_be FROM population GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL",
-    )
+    clash = con.execute(
+        "SELECT _batch, admin_code, yymm_be FROM population GROUP BY ALL HAVING count(*) > 1 "
+        "ORDER BY ALL LIMIT 1"
+    ).fetchall()
     if clash:
-        raise ctx.error(
-            f"admin code {clash[0]} appears twice for {clash[1]} with different values",
+        [(batch_no, code, yymm)] = clash
+        fail(
+            parts,
+            batch_no,
+            f"admin code {code} appears twice for {yymm} with different values",
             field="admin_code",
         )
-    return rows.select(list(COLUMNS))
+    return rows.select(["_batch", *COLUMNS])
+
+
+def _parse_parts(parts: Sequence[Part], source: str) -> pa.Table:
+    """Landed DOPA files of one or more months -> `dopa_population` rows + `_batch`."""
+    with cursor() as con, tempfile.TemporaryDirectory(prefix="dopa-") as workdir:
+        _load_lines(con, parts, _readable_files(parts, Path(workdir)))
+        text_columns = dict.fromkeys(
+            ("_part", "_file", "yymm_be", "admin_code", "admin_name_th"), "VARCHAR"
+        )
+        typed = typed_select(
+            con,
+            "lines",
+            {
+                "_batch": "INTEGER",
+                "_file_no": "BIGINT",
+                **text_columns,
+                **dict.fromkeys(COUNTS, "BIGINT"),
+            },
+            source=source,
+            partition=None,
+            partition_column="_part",
+        )
+        con.register("typed_input", typed)
+        con.execute(f"CREATE TEMP TABLE typed AS SELECT *, {LEVEL_SQL} AS level FROM typed_input")
+        _validate(con, parts)
+        return _population(con, parts)
+
+
+def parse_window(contexts: Sequence[ParseContext]) -> dict[date, dict[str, pa.Table]]:
+    """The landed files of many months in one go (decoded to UTF-8 once, parsed by DuckDB)."""
+    parts = parts_of(contexts, what="file")
+    table = _parse_parts(parts, contexts[0].source)
+    return {month: {TABLE: rows} for month, rows in split(table, parts).items()}
+
+
+def parse_files(ctx: ParseContext) -> pa.Table:
+    """Landed DOPA files of one month -> `dopa_population` rows."""
+    return parse_window([ctx])[ctx.day][TABLE]
 
 
 def parse(ctx: ParseContext) -> dict[str, pa.Table]:
-    return {TABLE: parse_files(ctx)}
+    return parse_window([ctx])[ctx.day]
 
 
 CAPTURE = CaptureSpec(
@@ -258,6 +315,7 @@ CAPTURE = CaptureSpec(
     tables=(TABLE,),
     fetch=fetch_month,
     parse=parse,
+    parse_window=parse_window,
     sort_keys={TABLE: ("month", "admin_code")},
     description="ประชากรตามทะเบียนราษฎร (กรมการปกครอง) · DOPA registered population by admin area "
     "(country, province, district), monthly.",

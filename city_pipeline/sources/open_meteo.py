@@ -9,18 +9,26 @@ raw tables:
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
 import duckdb
 import pyarrow as pa
 
 from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import OpenMeteoSettings
-from city_pipeline.sources.common import (
-    FetchContext,
-    duckdb_connection,
-    empty_table,
-    fetch,
-    load_json,
-    require_fields,
+from city_pipeline.sources.common import FetchContext, empty_table, fetch
+from city_pipeline.sources.window import (
+    Part,
+    cursor,
+    fail,
+    load_json_docs,
+    parts_of,
+    split,
+    sql_list,
+    sql_text,
 )
 
 SOURCE = "open_meteo"
@@ -62,88 +70,182 @@ def fetch_day(ctx: FetchContext) -> None:
     fetch(ctx, settings_of(ctx).base_url + ARCHIVE_PATH, params)
 
 
-def _series_columns(ctx: ParseContext, block: dict, block_name: str, variables: list[str]) -> None:
-    """Each requested variable must be an array as long as `time`."""
-    times = block.get("time")
-    if not isinstance(times, list):
-        raise ctx.error("missing or not an array", field=f"{block_name}.time")
-    for name in variables:
-        values = block.get(name)
-        if not isinstance(values, list):
-            raise ctx.error(
-                "requested variable missing from the response", field=f"{block_name}.{name}"
-            )
-        if len(values) != len(times):
-            raise ctx.error(
-                f"has {len(values)} values for {len(times)} timestamps",
-                field=f"{block_name}.{name}",
-            )
-        wrong = next((v for v in values if v is not None and not isinstance(v, int | float)), None)
-        if wrong is not None:
-            raise ctx.error(
-                f"expected numbers or null, got {wrong!r}", field=f"{block_name}.{name}"
-            )
+# Envelope fields the rows carry: the JSON types `json_type` may give them, and how to say so.
+META_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
+    "latitude": (("BIGINT", "UBIGINT", "DOUBLE"), "a number"),
+    "longitude": (("BIGINT", "UBIGINT", "DOUBLE"), "a number"),
+    "utc_offset_seconds": (("BIGINT", "UBIGINT"), "an integer"),
+    "timezone": (("VARCHAR",), "a string"),
+}
+NUMBER_OR_NULL = "('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One column-array block of the answer (`hourly` or `daily`) and the variables asked for."""
+
+    name: str
+    table: str
+    key: str  # its time column in raw
+    key_type: str
+    variables: tuple[str, ...]
+
+    def fields(self) -> list[str]:
+        return [f"{self.name}.time", *(f"{self.name}.{v}" for v in self.variables)]
+
+
+def _blocks(
+    om: OpenMeteoSettings, hourly: list[str] | None, daily: list[str] | None
+) -> list[Block]:
+    return [
+        Block(
+            "hourly",
+            HOURLY_TABLE,
+            "time_local",
+            "TIMESTAMP",
+            tuple(om.hourly if hourly is None else hourly),
+        ),
+        Block("daily", DAILY_TABLE, "date", "DATE", tuple(om.daily if daily is None else daily)),
+    ]
+
+
+def _fields(blocks: list[Block]) -> list[str]:
+    """The answer's fields the checks look at, in the order they are judged."""
+    return [*META_TYPES, *(f for b in blocks if b.variables for f in b.fields())]
+
+
+def _doc_columns(blocks: list[Block]) -> str:
+    """Each answer parsed once: the envelope and the requested arrays (numbers kept as JSON so
+    a number in a string is caught), plus the JSON type of every checked field (`types`)."""
+    shape = {
+        **dict.fromkeys(META_TYPES, "JSON"),
+        **{
+            b.name: {"time": "VARCHAR[]", **dict.fromkeys(b.variables, "JSON[]")}
+            for b in blocks
+            if b.variables
+        },
+    }
+    paths = ["$", *(f"$.{field}" for field in _fields(blocks))]
+    return (
+        f"json_transform(doc, {sql_text(json.dumps(shape))}) AS h, "
+        f"json_type(doc, {sql_list(paths)}) AS types"
+    )
+
+
+def _checks(blocks: list[Block]) -> list[tuple[str | None, str]]:
+    """(field, SQL giving the problem's message or NULL) per check, in the order they are judged;
+    `types[1]` is the answer's JSON type, then one per field of `_fields`."""
+    at = {field: n for n, field in enumerate(_fields(blocks), start=2)}
+    checks: list[tuple[str | None, str]] = [
+        (None, "CASE WHEN types[1] <> 'OBJECT' THEN 'expected a JSON object, got ' || types[1] END")
+    ]
+    for name, (allowed, what) in META_TYPES.items():
+        checks.append((name, _meta_check(name, at[name], allowed, what)))
+    for block in (b for b in blocks if b.variables):
+        time_at = at[f"{block.name}.time"]
+        checks.append((f"{block.name}.time", _time_check(block, time_at)))
+        for variable in block.variables:
+            field = f"{block.name}.{variable}"
+            checks.append((field, _series_check(block, variable, at[field], time_at)))
+    return checks
+
+
+def _meta_check(name: str, at: int, allowed: tuple[str, ...], what: str) -> str:
+    listed = ", ".join(f"'{t}'" for t in allowed)
+    return (
+        f"CASE WHEN types[{at}] IS NULL THEN 'missing field' "
+        f"WHEN types[{at}] NOT IN ({listed}) THEN 'expected {what}, got ' || types[{at}] "
+        f"|| ' ' || left(CAST(h.{name} AS VARCHAR), 80) END"
+    )
+
+
+def _time_check(block: Block, at: int) -> str:
+    bad = f"list_filter(h.{block.name}.time, lambda t: TRY_CAST(t AS {block.key_type}) IS NULL)"
+    return (
+        f"CASE WHEN types[{at}] IS DISTINCT FROM 'ARRAY' THEN 'missing or not an array' "
+        f"WHEN len({bad}) > 0 THEN 'expected ISO 8601 times, got ' || {bad}[1] END"
+    )
+
+
+def _series_check(block: Block, variable: str, at: int, time_at: int) -> str:
+    """A requested variable: an array as long as `time`, of numbers or null."""
+    values, times = f'h.{block.name}."{variable}"', f"h.{block.name}.time"
+    wrong = f"list_filter({values}, lambda v: json_type(v) NOT IN {NUMBER_OR_NULL})"
+    return (
+        f"CASE WHEN types[{at}] IS DISTINCT FROM 'ARRAY' "
+        "THEN 'requested variable missing from the response' "
+        f"WHEN types[{time_at}] = 'ARRAY' AND len({values}) <> len({times}) "
+        f"THEN 'has ' || len({values}) || ' values for ' || len({times}) || ' timestamps' "
+        f"WHEN len({wrong}) > 0 "
+        f"THEN 'expected numbers or null, got ' || CAST({wrong}[1] AS VARCHAR) END"
+    )
+
+
+def _check(con: duckdb.DuckDBPyConnection, parts: list[Part], blocks: list[Block]) -> None:
+    """Every answer's envelope and requested arrays as the contract says; the first problem of the
+    earliest partition is the error, naming the field."""
+    checks = _checks(blocks)
+    bad = con.execute(f"""
+        SELECT batch_no, ord, filename, problem FROM (
+            SELECT batch_no, file_no, filename, unnest(range({len(checks)})) AS ord,
+                   unnest([{", ".join(sql for _, sql in checks)}]) AS problem
+            FROM om_doc)
+        WHERE problem IS NOT NULL ORDER BY batch_no, file_no, ord LIMIT 1""").fetchall()
+    if bad:
+        [(batch_no, ord_, filename, problem)] = bad
+        fail(parts, batch_no, f"{problem} (in {filename})", checks[ord_][0])
+
+
+def _block_rows(con: duckdb.DuckDBPyConnection, block: Block) -> pa.Table:
+    """A block's rows of every answer, one per time and partition (a later answer of the batch
+    wins), with the envelope's fields and `_batch`."""
+    if not block.variables:  # not requested: no rows, the contract's columns
+        return empty_table({block.key: block.key_type, **META_COLUMNS, "_batch": "INTEGER"})
+    values = ", ".join(
+        f'unnest(CAST(h.{block.name}."{v}" AS DOUBLE[])) AS "{v}"' for v in block.variables
+    )
+    meta = ", ".join(
+        f"CAST(h.{name} AS {sql_type}) AS {name}"
+        if sql_type != "VARCHAR"
+        else f"h.{name}->>'$' AS {name}"
+        for name, sql_type in META_COLUMNS.items()
+    )
+    return con.sql(f"""
+        SELECT * EXCLUDE (_file_no) FROM (
+            SELECT CAST(unnest(h.{block.name}.time) AS {block.key_type}) AS {block.key}, {values},
+                   {meta}, batch_no AS _batch, file_no AS _file_no
+            FROM om_doc)
+        QUALIFY row_number() OVER (PARTITION BY _batch, {block.key} ORDER BY _file_no DESC) = 1
+        ORDER BY _batch, {block.key}""").to_arrow_table()
+
+
+def _parse_parts(parts: list[Part], blocks: list[Block]) -> dict[str, pa.Table]:
+    """Archive answers of one or more partitions -> hourly and daily rows with `_batch`."""
+    with cursor() as con:
+        load_json_docs(con, parts, _doc_columns(blocks), "om_doc")
+        _check(con, parts, blocks)
+        return {block.table: _block_rows(con, block) for block in blocks}
+
+
+def parse_window(
+    contexts: Sequence[ParseContext],
+    hourly: list[str] | None = None,
+    daily: list[str] | None = None,
+) -> dict[date, dict[str, pa.Table]]:
+    """Landed archive answers of many partitions -> each day's hourly and daily tables (DuckDB
+    unnests the arrays); `hourly`/`daily` override the configured variables."""
+    parts = parts_of(contexts)
+    blocks = _blocks(contexts[0].settings.config.sources.open_meteo, hourly, daily)
+    tables = _parse_parts(parts, blocks)
+    by_table = {name: split(table, parts) for name, table in tables.items()}
+    return {ctx.day: {name: days[ctx.day] for name, days in by_table.items()} for ctx in contexts}
 
 
 def parse_batch(
     ctx: ParseContext, hourly: list[str] | None = None, daily: list[str] | None = None
 ) -> dict[str, pa.Table]:
-    """Landed archive responses -> hourly and daily Arrow tables (DuckDB unnests the arrays)."""
-    om = ctx.settings.config.sources.open_meteo
-    hourly = om.hourly if hourly is None else hourly
-    daily = om.daily if daily is None else daily
-    con = duckdb_connection()
-    hourly_parts, daily_parts = [], []
-    for landed in ctx.files:
-        payload = load_json(ctx, landed)
-        require_fields(
-            ctx,
-            payload,
-            {
-                "latitude": (int, float),
-                "longitude": (int, float),
-                "utc_offset_seconds": int,
-                "timezone": str,
-            },
-        )
-        path = str(landed.path).replace("'", "''")
-        meta = (
-            "CAST(latitude AS DOUBLE) AS latitude, CAST(longitude AS DOUBLE) AS longitude, "
-            "CAST(utc_offset_seconds AS INTEGER) AS utc_offset_seconds, timezone"
-        )
-        if hourly:
-            _series_columns(ctx, payload.get("hourly") or {}, "hourly", hourly)
-            cols = ", ".join(f'unnest(CAST(hourly."{v}" AS DOUBLE[])) AS "{v}"' for v in hourly)
-            hourly_parts.append(
-                f"SELECT CAST(unnest(hourly.time) AS TIMESTAMP) AS time_local, {cols}, {meta} "
-                f"FROM read_json('{path}', maximum_object_size=268435456)"
-            )
-        if daily:
-            _series_columns(ctx, payload.get("daily") or {}, "daily", daily)
-            cols = ", ".join(f'unnest(CAST(daily."{v}" AS DOUBLE[])) AS "{v}"' for v in daily)
-            daily_parts.append(
-                f"SELECT CAST(unnest(daily.time) AS DATE) AS date, {cols}, {meta} "
-                f"FROM read_json('{path}', maximum_object_size=268435456)"
-            )
-    if not ctx.files:
-        raise ctx.error("no response was landed for this partition")
-    return {
-        HOURLY_TABLE: _union(con, hourly_parts, {"time_local": "TIMESTAMP"}, hourly),
-        DAILY_TABLE: _union(con, daily_parts, {"date": "DATE"}, daily),
-    }
-
-
-def _union(
-    con: duckdb.DuckDBPyConnection, parts: list[str], key: dict[str, str], variables: list[str]
-) -> pa.Table:
-    (key_name,) = key
-    if not parts:  # the block was not requested: an empty table with the contract's columns
-        return empty_table({**key, **dict.fromkeys(variables, "DOUBLE"), **META_COLUMNS})
-    # DISTINCT ON the time key: overlapping responses (a re-fetch inside one batch) never duplicate.
-    query = " UNION ALL BY NAME ".join(parts)
-    return con.sql(
-        f"SELECT DISTINCT ON ({key_name}) * FROM ({query}) ORDER BY {key_name}"
-    ).to_arrow_table()
+    """One partition's landed archive answers -> hourly and daily Arrow tables."""
+    return parse_window([ctx], hourly, daily)[ctx.day]
 
 
 def parse(ctx: ParseContext) -> dict[str, pa.Table]:
@@ -156,6 +258,7 @@ CAPTURE = CaptureSpec(
     tables=(HOURLY_TABLE, DAILY_TABLE),
     fetch=fetch_day,
     parse=parse,
+    parse_window=parse_window,
     sort_keys={HOURLY_TABLE: ("time_local",), DAILY_TABLE: ("date",)},
     description="ข้อมูลสภาพอากาศ (Open-Meteo) · Open-Meteo archive weather at the city centre "
     "(hourly and daily, Asia/Bangkok).",

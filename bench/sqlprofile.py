@@ -1,9 +1,10 @@
 """Where our capture spends its time: `python -m bench.sqlprofile --size S --capture traffy`.
 
 Runs the capture of one source over the size's landed files (as the `ours` stage does) with every
-`duckdb.connect()` wrapped, and prints the time of each SQL statement shape (summed over the
-partitions, in ms per partition), the time spent opening databases, and the rest (Python: envelope
-checks, Arrow, Parquet writes). Run it before and after changing a source module's parse.
+DuckDB connection the parsers take wrapped, and prints the time of each SQL statement shape
+(summed over the partitions, in ms per partition), the time spent taking connections, and the
+rest (Python: envelope checks, Arrow, Parquet writes). Run it before and after changing a
+source module's parse.
 The work directory must hold the size's landing files (`python -m bench --size S --stages
 generate` writes them).
 """
@@ -11,6 +12,7 @@ generate` writes them).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -24,6 +26,7 @@ import duckdb
 from bench.__main__ import default_workdir
 from bench.city import bench_settings
 from bench.landing import CAPTURES
+from city_pipeline.sources import common
 
 Timings = dict[str, list[float]]  # statement shape -> [count, seconds]
 
@@ -68,6 +71,21 @@ class TimedConnection:
         return TimedRelation()
 
 
+class TimedDatabase:
+    """Stands in for the process-wide database: every cursor is a timed connection."""
+
+    def __init__(self, database: duckdb.DuckDBPyConnection, timings: Timings):
+        self._database, self._timings = database, timings
+
+    def cursor(self) -> TimedConnection:
+        started = time.perf_counter()
+        cursor = self._database.cursor()
+        entry = self._timings["cursor() (a connection to the process-wide database)"]
+        entry[0] += 1
+        entry[1] += time.perf_counter() - started
+        return TimedConnection(cursor, self._timings)
+
+
 def profile(workdir: Path, capture: str) -> tuple[float, int, Timings]:
     from bench.child import capture_ours, landed_batches
     from city_pipeline.sources import all_captures
@@ -76,24 +94,17 @@ def profile(workdir: Path, capture: str) -> tuple[float, int, Timings]:
     spec = next(s for s in all_captures(settings) if s.name == capture)
     batches = landed_batches(settings, capture)
     timings: Timings = defaultdict(lambda: [0, 0.0])
-    original = duckdb.connect
-
-    def connect(*args: Any, **kwargs: Any) -> TimedConnection:
-        started = time.perf_counter()
-        connection = original(*args, **kwargs)
-        timings["duckdb.connect() (opening an in-memory database)"][0] += 1
-        timings["duckdb.connect() (opening an in-memory database)"][1] += (
-            time.perf_counter() - started
-        )
-        return TimedConnection(connection, timings)
-
-    duckdb.connect = connect
+    # Parses take cursors of the process-wide database (`common.duckdb_connection`): put a
+    # database whose cursors are timed in its place.
+    database = TimedDatabase(duckdb.connect(), timings)
+    saved = common._database, common._database_pid
+    common._database, common._database_pid = database, os.getpid()
     try:
         started = time.perf_counter()
         capture_ours(settings, spec, batches)
         wall = time.perf_counter() - started
     finally:
-        duckdb.connect = original
+        common._database, common._database_pid = saved
     return wall, len(batches), timings
 
 
@@ -117,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = sum(seconds for _, seconds in timings.values())
     print(
         f"  {(wall - measured) * per:8.1f} ms/partition  everything else (Python, Arrow, Parquet "
-        "writes, closing databases)"
+        "writes)"
     )
     return 0
 

@@ -70,7 +70,7 @@ def _select(contexts: Sequence[ParseContext]) -> pa.Table:
     calls.append([c.day for c in contexts])
     return typed_select(
         con,
-        "staged ORDER BY day, reading_id",
+        "staged",
         {"day": "DATE", **COLUMNS},
         source=contexts[0].source,
         partition=contexts[0].day,

@@ -229,22 +229,21 @@ def typed_select(
     (one of `columns`) names the partition of a bad value in the error.
     """
     expressions = dict(expressions or {})
-    selects, shadows = [], {}
+    # Three layers so each value is turned into text, trimmed and cast once: text, then the cast
+    # and whether the text means "missing", then the typed value and its shadow.
+    texts, casts, selects, shadows = [], [], [], {}
     for i, (name, sql_type) in enumerate(columns.items()):
         expr = expressions.get(name, f'"{name}"')
-        text = f"trim(CAST({expr} AS VARCHAR))"
-        missing = f"{expr} IS NULL"
+        texts.append(f'trim(CAST({expr} AS VARCHAR)) AS "_t{i}"')
+        missing = f'"_t{i}" IS NULL'
         if name in sentinel_columns:
-            missing += f" OR {text} IN ({_sentinel_list()})"
-        selects.append(
-            f'CASE WHEN {missing} THEN NULL ELSE TRY_CAST({text} AS {sql_type}) END AS "{name}"'
-        )
+            missing += f' OR "_t{i}" IN ({_sentinel_list()})'
+        casts.append(f'"_t{i}", TRY_CAST("_t{i}" AS {sql_type}) AS "_c{i}", ({missing}) AS "_m{i}"')
+        selects.append(f'CASE WHEN "_m{i}" THEN NULL ELSE "_c{i}" END AS "{name}"')
         shadow = f"_bad_{i}"
-        selects.append(
-            f"CASE WHEN NOT ({missing}) AND TRY_CAST({text} AS {sql_type}) IS NULL "
-            f'THEN {text} END AS "{shadow}"'
-        )
+        selects.append(f'CASE WHEN NOT "_m{i}" AND "_c{i}" IS NULL THEN "_t{i}" END AS "{shadow}"')
         shadows[shadow] = (name, sql_type)
+    relation = f"(SELECT {', '.join(casts)} FROM (SELECT {', '.join(texts)} FROM {relation}))"
     table = con.sql(f"SELECT {', '.join(selects)} FROM {relation}").to_arrow_table()
     for shadow, (name, sql_type) in shadows.items():
         column = table.column(shadow)

@@ -34,6 +34,7 @@ SCRAPE_06 = SAMPLES / "traffy_web_scrape_2024-12-06_first50.csv"
 SCRAPE_03 = SAMPLES / "traffy_web_scrape_2024-12-03_excel_resaved_first50.csv"
 SNAPSHOTS = SAMPLES / "traffy_web_scrape_same_ticket_5_snapshots.csv"
 PROCESSED = SAMPLES / "traffy_bangkok_dataset_30rows_processed.csv"
+LIST_FIELDS = ("org", "problem_type_fondue", "problem_type_abdul")
 
 CONTRACT = {
     "ticket_id": pa.string(),
@@ -158,6 +159,97 @@ def test_exchange_get_issue_v1_with_the_trimmed_timeline():
     assert [e["status"] for e in timeline] == ["รอรับเรื่อง", "จัดทำนโยบาย"]
     assert timeline[1]["at"] == bangkok(2026, 8, 27, 22, 18, 6, 282372)
     assert timeline[1]["org"] == "Traffy @ ITS Lab2" and timeline[0]["org"] is None
+
+
+# --- contract: each page parsed once into a declared struct gives what `->>` gave -------------
+
+# Values whose text could differ between the two readers: numbers in every JSON spelling, nested
+# values, booleans, escapes, blanks, nulls, a missing geometry and missing keys.
+TRICKY_FEATURES = [
+    {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [102.8, 1e-7, 13.600000000000001]},
+        "properties": {
+            "ticket_id": 12345678901234567890,
+            "type": True,
+            "description": {"nested": [1, "ข", None], "q": 'a "quoted" \\ line\nbreak'},
+            "address": ["list", 2],
+            "district": "  เมือง \u0e02 ",
+            "state": "",
+            "star": 1e5,
+            "count_reopen": 3.0,
+            "photo_url": None,
+            "timestamp": -0.0,
+            "last_activity": "2024-01-05 09:00:00",
+            "org": "a,b",
+            "problem_type_fondue": [" x ", "", None, 7],
+            "problem_type_abdul": {"not": "a list"},
+        },
+    },
+    {"type": "Feature", "properties": {"ticket_id": "only-id", "star": 4.25, "org": []}},
+    {"type": "Feature", "geometry": None, "properties": {}},
+]
+
+
+def recorded_geojson_pages(tmp_path) -> list[Path]:
+    """Every recorded stat_api page (Khon Kaen and Bangkok), the real samples, a tricky page."""
+    recordings = Path(__file__).parents[1] / "data" / "recordings"
+    pages = [STAT_API, SHARE]
+    for body in sorted(recordings.glob("*/traffy/*.body.gz")):
+        path = tmp_path / f"{body.parent.parent.name}-{body.name.removesuffix('.gz')}.json"
+        path.write_bytes(gzip.decompress(body.read_bytes()))
+        pages.append(path)
+    tricky = tmp_path / "tricky.json"
+    tricky.write_text(json.dumps({"type": "FeatureCollection", "features": TRICKY_FEATURES}))
+    return [*pages, tricky]
+
+
+def test_declared_feature_struct_reads_the_text_json_extraction_gave(tmp_path):
+    pages = recorded_geojson_pages(tmp_path)
+    assert len(pages) > 100
+    extracted = [
+        *(f"(r->'$.properties')->>'$.{name}'" for name in traffy.PROPERTY_TEXT),
+        "r->>'$.geometry.coordinates[0]'",
+        "r->>'$.geometry.coordinates[1]'",
+        # A JSON null is SQL NULL in the struct; both become NULL lists downstream.
+        *(f"nullif(CAST((r->'$.properties')->'$.{n}' AS VARCHAR), 'null')" for n in LIST_FIELDS),
+    ]
+    declared = [
+        *(f'r.properties."{name}"' for name in traffy.PROPERTY_TEXT),
+        "r.geometry.coordinates[1]",
+        "r.geometry.coordinates[2]",
+        *(f'CAST(r.properties."{name}" AS VARCHAR)' for name in LIST_FIELDS),
+    ]
+    con = duckdb.connect()
+    for page in pages:
+        by_path = con.execute(
+            f"SELECT {', '.join(extracted)} FROM (SELECT unnest(features) AS r "
+            f"FROM read_json('{page}', columns={{'features': 'JSON[]'}}))"
+        ).fetchall()
+        by_struct = con.execute(
+            f"SELECT {', '.join(declared)} FROM (SELECT unnest(features) AS r "
+            f"FROM read_json('{page}', columns={traffy.PAGE_COLUMNS}, format='unstructured'))"
+        ).fetchall()
+        assert len(by_struct) == len(by_path), page.name
+        for struct_row, path_row in zip(by_struct, by_path, strict=True):
+            assert all(map(same_text_or_number, struct_row, path_row)), (page.name, path_row)
+    tricky = dict(zip(declared, by_struct[0], strict=True))
+    assert tricky['r.properties."ticket_id"'] == "12345678901234567890"
+    assert tricky['r.properties."star"'] == "100000.0"  # 1e5, as `->>` spells it
+    assert tricky['r.properties."description"'].startswith('{"nested":[1,"ข",null]')
+    assert tricky['r.properties."type"'] == "true" and tricky['r.properties."state"'] == ""
+    assert tricky['CAST(r.properties."org" AS VARCHAR)'] == '"a,b"'
+    # The one difference: a double written with an exponent is spelt by DuckDB's cast, not by
+    # the JSON writer. Same number, so numeric columns are identical.
+    assert (tricky["r.geometry.coordinates[2]"], by_path[0][-4]) == ("1e-07", "1e-7")
+
+
+def same_text_or_number(struct_text: str | None, path_text: str | None) -> bool:
+    """Equal text, or the same double spelt with an exponent both ways (1e-07 / 1e-7)."""
+    if struct_text == path_text:
+        return True
+    exponents = struct_text and path_text and "e" in struct_text and "e" in path_text
+    return bool(exponents) and float(struct_text) == float(path_text)
 
 
 # --- contract: the CSV shapes -----------------------------------------------------------------

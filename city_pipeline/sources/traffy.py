@@ -32,7 +32,7 @@ here too, for contract tests and one-off loads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -43,7 +43,7 @@ import duckdb
 import pyarrow as pa
 import requests
 
-from city_pipeline.capture import CaptureSpec, ParseContext
+from city_pipeline.capture import CaptureSpec, ParseContext, split_by_partition
 from city_pipeline.http import build_session, secret_from_env
 from city_pipeline.lake import LandedFile
 from city_pipeline.settings import Settings, SourceMode, TraffySettings
@@ -390,6 +390,7 @@ def _staged(
     endpoint: str,
     source_sql: str,
     record_ok: str = "true",
+    keys: str = "_file_no, _pos",
 ) -> str:
     """One SELECT with every contract column as text (lists as VARCHAR[]) plus ordering keys and
     `_ok` (false for a record that is not an object of the expected shape)."""
@@ -399,28 +400,86 @@ def _staged(
     cols.append(f"{_quote(endpoint)} AS source_endpoint")
     cols.append(f"{ENDPOINT_RANK[endpoint]} AS _rank")
     cols.append(f"{record_ok} AS _ok")
-    return f"SELECT {', '.join(cols)}, _file_no, _pos FROM ({source_sql})"
+    return f"SELECT {', '.join(cols)}, {keys} FROM ({source_sql})"
+
+
+# The landed files of one parse, registered as a view: path -> file number (dedupe order) and
+# partition day (NULL outside a capture).
+FILES_VIEW = "traffy_files"
+
+
+def _read_files(paths: Sequence[str], columns: str) -> str:
+    """`read_json` of `paths` with declared `columns`, joined to its file number and day."""
+    return (
+        f"read_json({_path_list(paths)}, columns={columns}, format='unstructured', records=true, "
+        f"filename=true, maximum_object_size={MAX_JSON_BYTES}) AS p "
+        f"JOIN {FILES_VIEW} AS f ON f.path = p.filename"
+    )
 
 
 def _unnest_json(paths: Sequence[str], array: str) -> str:
     """Every element of the top-level `array` of every file, with its file number and position."""
-    plist = _path_list(paths)
+    columns = "{" + _quote(array) + ": 'JSON[]'}"
     return (
-        f"SELECT list_position({plist}, filename) AS _file_no, "
-        f"unnest({array}) AS r, unnest(generate_series(1, len({array}))) AS _pos "
-        f"FROM read_json({plist}, columns={{'{array}': 'JSON[]'}}, filename=true, "
-        f"maximum_object_size={MAX_JSON_BYTES})"
+        f"SELECT f._file_no, f._day, unnest(p.{array}) AS r, "
+        f"unnest(generate_series(1, len(p.{array}))) AS _pos FROM {_read_files(paths, columns)}"
     )
 
 
+# Feature properties read as text, which is what `->>` gave (numbers keep their JSON text, nested
+# values their JSON), so typed_select keeps its TRY_CAST and sentinel handling; the fields that
+# are a list on stat_api and a comma-joined string on share stay JSON.
+PROPERTY_TEXT = (
+    "ticket_id",
+    "type",
+    "description",
+    "address",
+    "subdistrict",
+    "district",
+    "province",
+    "state",
+    "star",
+    "count_reopen",
+    "photo_url",
+    "after_photo",
+    "timestamp",
+    "last_activity",
+    "timestamp_inprogress",
+    "timestamp_finished",
+)
+PROPERTY_JSON = ("org", "problem_type_fondue", "problem_type_abdul")
+FEATURE_TYPE = (
+    "STRUCT(geometry STRUCT(coordinates VARCHAR[]), properties STRUCT("
+    + ", ".join([f'"{n}" VARCHAR' for n in PROPERTY_TEXT] + [f'"{n}" JSON' for n in PROPERTY_JSON])
+    + "))"
+)
+# Each page is parsed once, into the declared shape. A shape read_json cannot take (HTML, a
+# truncated body, `features` not a list of objects...) fails the query; see `_unreadable`.
+PAGE_COLUMNS = "{'type': 'VARCHAR', 'status': 'VARCHAR', 'features': '" + FEATURE_TYPE + "[]'}"
+# What `check_envelope` accepts, as far as the declared columns show (a JSON null `status` reads
+# as a missing one). A page failing it stops the query; Python then names the problem. A null
+# feature passes, as in check_envelope: it is a feature without properties (`_ok`).
+PAGE_OK = (
+    "coalesce(p.type = 'FeatureCollection' AND coalesce(p.status, 'success') = 'success' "
+    "AND p.features IS NOT NULL, false)"
+)
+
+
 def stage_geojson(paths: Sequence[str], endpoint: str) -> str:
-    """stat_api and share FeatureCollections -> staged rows (one per feature)."""
+    """stat_api and share FeatureCollections -> staged rows (one per feature, and one row with
+    `_pos` NULL for a page without features, so every page shows up in the result)."""
+    pages = (
+        f"SELECT f._file_no, f._day, unnest(CASE WHEN NOT {PAGE_OK} "
+        "THEN error('page envelope check failed in ' || p.filename) "
+        "WHEN len(p.features) = 0 THEN [NULL] ELSE p.features END) AS r, "
+        "unnest(generate_series(1, len(p.features))) AS _pos "
+        f"FROM {_read_files(paths, PAGE_COLUMNS)}"
+    )
 
     def p(name: str) -> str:
-        return f"(r->'$.properties')->>{_quote('$.' + name)}"
+        return f'r.properties."{name}"'
 
-    fondue = "(r->'$.properties')->'$.problem_type_fondue'"
-    abdul = "(r->'$.properties')->'$.problem_type_abdul'"
+    fondue, abdul = p("problem_type_fondue"), p("problem_type_abdul")
     # stat_api fills problem_type_fondue (abdul is null); share only has problem_type_abdul.
     categories = (
         f"CASE WHEN json_type({fondue}) = 'ARRAY' THEN {_json_list(fondue)} "
@@ -430,14 +489,14 @@ def stage_geojson(paths: Sequence[str], endpoint: str) -> str:
         "ticket_id": p("ticket_id"),
         "type": p("type"),
         "categories": categories,
-        "org": _json_list("(r->'$.properties')->'$.org'"),
+        "org": _json_list(p("org")),
         "description": p("description"),
         "address": p("address"),
         "subdistrict": p("subdistrict"),
         "district": p("district"),
         "province": p("province"),
-        "lon": "r->>'$.geometry.coordinates[0]'",
-        "lat": "r->>'$.geometry.coordinates[1]'",
+        "lon": "r.geometry.coordinates[1]",
+        "lat": "r.geometry.coordinates[2]",
         "state": p("state"),
         "star": p("star"),
         "count_reopen": p("count_reopen"),
@@ -448,8 +507,8 @@ def stage_geojson(paths: Sequence[str], endpoint: str) -> str:
         "inprogress_at": _tz(p("timestamp_inprogress")),
         "finished_at": _tz(p("timestamp_finished")),
     }
-    has_properties = "coalesce(json_type(r->'$.properties') = 'OBJECT', false)"
-    return _staged(fields, endpoint, _unnest_json(paths, "features"), has_properties)
+    has_properties = "(_pos IS NULL OR r.properties IS NOT NULL)"
+    return _staged(fields, endpoint, pages, has_properties, keys="_file_no, _pos, _day")
 
 
 def stage_exchange_issues(paths: Sequence[str]) -> str:
@@ -480,7 +539,7 @@ def stage_exchange_issues(paths: Sequence[str]) -> str:
         "inprogress_at": _tz(r("timestamp_inprogress")),
         "finished_at": _tz(r("timestamp_finished")),
     }
-    return _staged(fields, "exchange", _unnest_json(paths, "results"))
+    return _staged(fields, "exchange", _unnest_json(paths, "results"), keys="_file_no, _pos, _day")
 
 
 def stage_exchange_issue_v1(paths: Sequence[str]) -> str:
@@ -593,80 +652,206 @@ def finish(
 ) -> pa.Table:
     """Union staged selects, type them (TRY_CAST, sentinels -> NULL, bad values -> SourceError
     naming the field), dedupe on (ticket_id, last_activity) and order by that key."""
+    return dedupe_sorted(con, typed_rows(con, staged, source, partition))
+
+
+def typed_rows(
+    con: duckdb.DuckDBPyConnection,
+    staged: Sequence[str],
+    source: str,
+    partition: date | str | None,
+    by_day: bool = False,
+) -> pa.Table:
+    """Every staged row, typed in one scan, with its dedupe keys. Lists travel as JSON text
+    (typed_select casts through text) and come back in `dedupe_sorted`. `by_day` keeps the
+    staged `_day`: rows of several partitions stay apart and errors name a bad value's day."""
+    import pyarrow.compute as pc  # the capture path only; keeps loading definitions light
+
     union = " UNION ALL BY NAME ".join(f"({s})" for s in staged)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE staged AS SELECT row_number() OVER () AS _row, * "
-        f"FROM ({union})"
-    )
-    [(shapeless,)] = con.execute("SELECT count(*) FROM staged WHERE NOT _ok").fetchall()
-    if shapeless:
-        raise SourceError(
-            source,
-            partition,
-            f"{shapeless} feature(s) without a properties object",
-            field="features[].properties",
-        )
+    day = {"_day": "DATE"} if by_day else {}
+    lists = {c: "VARCHAR" for c in LIST_COLUMNS}
     typed = typed_select(
         con,
-        "staged",
-        {
-            "_row": "BIGINT",
-            "_rank": "INTEGER",
-            "_file_no": "INTEGER",
-            "_pos": "INTEGER",
-            **SCALAR_COLUMNS,
-        },
+        f"({union})",
+        {**day, "_ok": "BOOLEAN", **KEY_COLUMNS, **SCALAR_COLUMNS, **lists},
+        expressions={c: f'to_json("{c}")' for c in LIST_COLUMNS},
         source=source,
         partition=partition,
         sentinel_columns=SENTINEL_COLUMNS,
+        partition_column="_day" if by_day else None,
     )
-    con.register("typed_rows", typed)
-    select = ", ".join(
-        f'CAST(s."{c}" AS VARCHAR[]) AS "{c}"' if c in LIST_COLUMNS else f't."{c}"' for c in COLUMNS
-    )
-    table = con.sql(
-        f"SELECT {select} FROM typed_rows t JOIN staged s USING (_row) "
-        "QUALIFY row_number() OVER (PARTITION BY t.ticket_id, t.last_activity "
-        "ORDER BY t._rank, t._file_no, t._pos) = 1 "
-        "ORDER BY t.ticket_id NULLS LAST, t.last_activity NULLS LAST, t.source_endpoint"
-    ).to_arrow_table()
-    con.unregister("typed_rows")
-    return table
+    shapeless = pc.invert(typed.column("_ok"))
+    if pc.any(shapeless).as_py():
+        where = _first(typed, shapeless, "_day") if by_day else partition
+        raise SourceError(
+            source,
+            where,
+            f"{pc.sum(shapeless).as_py()} feature(s) without a properties object",
+            field="features[].properties",
+        )
+    return typed
+
+
+# Dedupe order within a (ticket_id, last_activity): public endpoint first, then landing order.
+KEY_COLUMNS = {"_rank": "INTEGER", "_file_no": "INTEGER", "_pos": "INTEGER"}
+
+
+def _first(table: pa.Table, mask: pa.ChunkedArray, column: str) -> Any:
+    """`column` of the first row where `mask` is true (the day to name in an error)."""
+    import pyarrow.compute as pc
+
+    return table.column(column)[pc.index(mask, True).as_py()].as_py()
+
+
+def dedupe_sorted(con: duckdb.DuckDBPyConnection, typed: pa.Table) -> pa.Table:
+    """One query: keep each ticket version once (per partition when typed has `_day`), in the
+    raw table's order (the capture's sort_keys, NULLs last), lists back to VARCHAR[]."""
+    day = ["_day"] if "_day" in typed.column_names else []
+    select = [
+        f'from_json("{c}", \'["VARCHAR"]\') AS "{c}"' if c in LIST_COLUMNS else f'"{c}"'
+        for c in COLUMNS
+    ]
+    keys = ", ".join([*day, "ticket_id", "last_activity"])
+    order = ", ".join([*day, "ticket_id NULLS LAST", "last_activity NULLS LAST", "source_endpoint"])
+    con.register("traffy_typed", typed)
+    try:
+        return con.sql(
+            f"SELECT {', '.join(select + day)} FROM traffy_typed WHERE _pos IS NOT NULL "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _rank, _file_no, _pos) = 1 "
+            f"ORDER BY {order}"
+        ).to_arrow_table()
+    finally:
+        con.unregister("traffy_typed")
 
 
 # ----------------------------------------------------------------------------- public parsers
 
 
-def _parse_checked_files(
-    paths: Sequence[str | Path],
-    endpoint: str,
-    where: Where | None,
-    stage: Callable[[list[str]], str],
+@dataclass(frozen=True)
+class Page:
+    """One landed JSON answer to parse, and the partition (and error context) it belongs to."""
+
+    landed: LandedFile
+    where: ErrorContext
+    endpoint: str
+    day: date | None = None
+
+    def check(self) -> None:
+        """The Python envelope check (as at fetch time): clear errors, but parses the page."""
+        check_envelope(
+            self.where, load_json(self.where, self.landed), self.endpoint, f" in {self.name}"
+        )
+
+    @property
+    def name(self) -> str:
+        return self.landed.path.name
+
+
+def parse_pages(
+    pages: Sequence[Page],
+    source: str,
+    partition: date | str | None = None,
+    by_day: bool = False,
 ) -> pa.Table:
-    """Check every file's envelope, then stage them all in one DuckDB query."""
-    where = where or Where()
-    names = [str(p) for p in paths]
-    if not names:
+    """Landed stat_api / share / Exchange pages (of one or several partitions) -> raw rows, in
+    one DuckDB query that parses each page once. Envelopes are checked in that query; a page
+    it cannot take is then checked in Python, which names the problem. `by_day`: see
+    `typed_rows`."""
+    pages = _once(pages)
+    if not pages:
         return _empty()
-    for name in names:
-        check_envelope(where, _load_path(where, name), endpoint, f" in {Path(name).name}")
-    return finish(_connect(), [stage(names)], where.source, where.partition)
+    for page in pages:
+        if page.endpoint == "exchange":  # rare (live, with credentials): checked in Python
+            page.check()
+    with _connect() as con:
+        con.register(FILES_VIEW, _files_table(pages))
+        try:
+            typed = typed_rows(con, _stage(pages), source, partition, by_day)
+        except duckdb.InvalidInputException as exc:  # malformed JSON, a shape or page check
+            raise _unreadable(pages, exc) from None
+        _check_one_document_per_page(typed, pages)
+        return dedupe_sorted(con, typed)
+
+
+def _once(pages: Sequence[Page]) -> list[Page]:
+    """A file listed twice would be read twice (same rows): keep its first listing."""
+    unique: dict[str, Page] = {}
+    for page in pages:
+        unique.setdefault(str(page.landed.path), page)
+    return list(unique.values())
+
+
+def _files_table(pages: Sequence[Page]) -> pa.Table:
+    return pa.table(
+        {
+            "path": [str(page.landed.path) for page in pages],
+            "_file_no": pa.array(range(1, len(pages) + 1), pa.int32()),
+            "_day": pa.array([page.day for page in pages], pa.date32()),
+        }
+    )
+
+
+def _stage(pages: Sequence[Page]) -> list[str]:
+    """One staged select per endpoint."""
+    groups: dict[str, list[str]] = {}
+    for page in pages:
+        groups.setdefault(page.endpoint, []).append(str(page.landed.path))
+    return [
+        stage_exchange_issues(paths) if endpoint == "exchange" else stage_geojson(paths, endpoint)
+        for endpoint, paths in groups.items()
+    ]
+
+
+def _unreadable(pages: Sequence[Page], exc: Exception) -> SourceError:
+    """Why the query failed: the first page the Python envelope check rejects (HTML, truncated,
+    wrong `type`, non-success status, non-object features...), else DuckDB's reason for a page
+    whose features have an unexpected shape (e.g. `properties` a string)."""
+    for page in pages:
+        page.check()
+    reason = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+    page = next((p for p in pages if str(p.landed.path) in str(exc)), pages[0])
+    return page.where.error(f"could not read {page.name}: {reason}", field="features[]")
+
+
+def _check_one_document_per_page(typed: pa.Table, pages: Sequence[Page]) -> None:
+    """Every GeoJSON page read as exactly one JSON document (read_json reads an empty body as
+    none and concatenated documents as several): each shows up once with `_pos` 1 or NULL."""
+    import pyarrow.compute as pc
+
+    pos = typed.column("_pos")
+    starts = typed.column("_file_no").filter(pc.fill_null(pc.equal(pos, 1), True))
+    expected = sum(page.endpoint != "exchange" for page in pages)
+    if len(starts) == expected and pc.count_distinct(starts).as_py() == expected:
+        return
+    counts = {c["values"]: c["counts"] for c in pc.value_counts(starts).to_pylist()}
+    for number, page in enumerate(pages, start=1):
+        if page.endpoint != "exchange" and counts.get(number) != 1:
+            page.check()
+            raise page.where.error(
+                f"expected one JSON document in {page.name}, read {counts.get(number, 0)}"
+            )
+
+
+def _page_from_path(path: str | Path, where: ErrorContext, endpoint: str) -> Page:
+    return Page(landed=_landed_path(path), where=where, endpoint=endpoint)
 
 
 def parse_geojson_files(
     paths: Sequence[str | Path], endpoint: str, where: Where | None = None
 ) -> pa.Table:
     """stat_api / share FeatureCollection files (envelopes checked) -> raw traffy_tickets rows."""
-    return _parse_checked_files(
-        paths, endpoint, where, lambda names: stage_geojson(names, endpoint)
-    )
+    where = where or Where()
+    pages = [_page_from_path(p, where, endpoint) for p in paths]
+    return parse_pages(pages, where.source, where.partition)
 
 
 def parse_exchange_issues_files(
     paths: Sequence[str | Path], where: Where | None = None
 ) -> pa.Table:
     """Exchange `get-issues/v2` answers -> raw traffy_tickets rows."""
-    return _parse_checked_files(paths, "exchange", where, stage_exchange_issues)
+    where = where or Where()
+    pages = [_page_from_path(p, where, "exchange") for p in paths]
+    return parse_pages(pages, where.source, where.partition)
 
 
 def parse_exchange_issue_v1_files(
@@ -721,9 +906,9 @@ def exchange_issue_timeline(paths: Sequence[str | Path]) -> pa.Table:
     )
 
 
-def _load_path(where: ErrorContext, path: str) -> Any:
-    """`common.load_json` for a file that was not landed by a capture (a real sample)."""
-    landed = LandedFile(
+def _landed_path(path: str | Path) -> LandedFile:
+    """A file that was not landed by a capture (a real sample), as a LandedFile."""
+    return LandedFile(
         path=Path(path),
         url=Path(path).name,
         params={},
@@ -733,7 +918,11 @@ def _load_path(where: ErrorContext, path: str) -> Any:
         sha256="",
         size=0,
     )
-    return load_json(where, landed)
+
+
+def _load_path(where: ErrorContext, path: str) -> Any:
+    """`common.load_json` for a file that was not landed by a capture (a real sample)."""
+    return load_json(where, _landed_path(path))
 
 
 def _empty() -> pa.Table:
@@ -830,24 +1019,31 @@ def load_web_scrape_csv(
 
 def parse(ctx: ParseContext) -> dict[str, pa.Table]:
     """A batch's landed pages (public endpoint and Exchange API) -> raw/traffy_tickets."""
+    return parse_window([ctx])[ctx.day]
+
+
+def parse_window(contexts: Sequence[ParseContext]) -> dict[date, dict[str, pa.Table]]:
+    """The batches of several partitions in one query; each day's rows are what `parse` gives
+    for that day alone (versions deduplicated within the day), a day without rows is empty."""
+    pages = [page for ctx in contexts for page in _pages_of(ctx)]
+    table = parse_pages(pages, contexts[0].source, by_day=True)
+    if len(contexts) == 1:
+        return {contexts[0].day: {TABLE: table.drop_columns(["_day"])}}
+    days = split_by_partition(table, "_day", [ctx.day for ctx in contexts])
+    return {day: {TABLE: rows} for day, rows in days.items()}
+
+
+def _pages_of(ctx: ParseContext) -> list[Page]:
     if not ctx.files:
         raise ctx.error("no response was landed for this partition")
-    groups: dict[str, list[str]] = {}
+    pages = []
     for landed in ctx.files:
         try:
             endpoint = endpoint_of(landed.url)
         except ValueError as exc:
             raise ctx.error(str(exc)) from None
-        check_envelope(ctx, load_json(ctx, landed), endpoint, f" in {landed.path.name}")
-        groups.setdefault(endpoint, []).append(str(landed.path))
-    con = _connect()
-    staged = []
-    for endpoint, paths in groups.items():
-        if endpoint == "exchange":
-            staged.append(stage_exchange_issues(paths))
-        else:
-            staged.append(stage_geojson(paths, endpoint))
-    return {TABLE: finish(con, staged, ctx.source, ctx.day)}
+        pages.append(Page(landed=landed, where=ctx, endpoint=endpoint, day=ctx.day))
+    return pages
 
 
 CAPTURE = CaptureSpec(
@@ -856,6 +1052,7 @@ CAPTURE = CaptureSpec(
     tables=(TABLE,),
     fetch=fetch_day,
     parse=parse,
+    parse_window=parse_window,
     sort_keys={TABLE: ("ticket_id", "last_activity", "source_endpoint")},
     description="เรื่องร้องเรียนของประชาชน (Traffy Fondue) · Traffy Fondue citizen complaints: every "
     "ticket version seen that day.",

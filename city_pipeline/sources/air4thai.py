@@ -40,6 +40,7 @@ from city_pipeline.sources.common import (
     SourceError,
     empty_table,
     fetch,
+    sql_text,
     typed_select,
 )
 from city_pipeline.sources.window import (
@@ -52,7 +53,6 @@ from city_pipeline.sources.window import (
     parts_of,
     register_files,
     split,
-    sql_text,
 )
 
 SOURCE = "air4thai"

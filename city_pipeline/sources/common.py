@@ -7,7 +7,7 @@ Source modules stay plain Python (no Dagster) so tests call them directly.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -182,6 +182,16 @@ def require_fields(
                 f"{str(envelope[name])[:80]!r}",
                 field=name,
             )
+
+
+def sql_text(value: str | Path) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_list(values: Iterable[str | Path]) -> str:
+    """A SQL list of string literals, e.g. the files for `read_json([...])`."""
+    return "[" + ", ".join(sql_text(v) for v in values) + "]"
 
 
 def _sentinel_list() -> str:

@@ -32,7 +32,7 @@ import pyarrow as pa
 from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import DopaFile, DopaSettings, Settings
 from city_pipeline.sources import encoding
-from city_pipeline.sources.common import FetchContext, fetch, typed_select
+from city_pipeline.sources.common import FetchContext, fetch, sql_list, typed_select
 from city_pipeline.sources.window import (
     Part,
     cursor,
@@ -40,7 +40,6 @@ from city_pipeline.sources.window import (
     parts_of,
     register_files,
     split,
-    sql_list,
 )
 from city_pipeline.thai import BE_OFFSET
 

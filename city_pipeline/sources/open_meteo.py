@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import OpenMeteoSettings
-from city_pipeline.sources.common import FetchContext, empty_table, fetch
+from city_pipeline.sources.common import FetchContext, empty_table, fetch, sql_list, sql_text
 from city_pipeline.sources.window import (
     Part,
     cursor,
@@ -27,8 +27,6 @@ from city_pipeline.sources.window import (
     load_json_docs,
     parts_of,
     split,
-    sql_list,
-    sql_text,
 )
 
 SOURCE = "open_meteo"

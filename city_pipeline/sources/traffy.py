@@ -32,7 +32,7 @@ here too, for contract tests and one-off loads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -56,6 +56,8 @@ from city_pipeline.sources.common import (
     fetch,
     load_json,
     require_fields,
+    sql_list,
+    sql_text,
     typed_select,
 )
 from city_pipeline.thai import BE_OFFSET, THAI_MONTHS_SHORT
@@ -337,14 +339,6 @@ def exchange_token(ctx: FetchContext, base: str, user: str, password: str) -> st
 # ----------------------------------------------------------------------------- SQL helpers
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _path_list(paths: Iterable[str | Path]) -> str:
-    return "[" + ", ".join(_quote(str(p)) for p in paths) + "]"
-
-
 def _tz(expr: str) -> str:
     """Text timestamp with its zone: keep an explicit offset (`+00`), else Bangkok wall time."""
     text = f"nullif(trim(CAST({expr} AS VARCHAR)), '')"
@@ -381,7 +375,7 @@ def _json_list(expr: str) -> str:
     """A JSON array of strings, or a comma-joined string, as a clean VARCHAR[]."""
     return (
         f"CASE json_type({expr}) WHEN 'ARRAY' THEN {_clean_list(f'CAST({expr} AS VARCHAR[])')}"
-        f" WHEN 'VARCHAR' THEN {_split_list(f'{expr}->>' + _quote('$'))} END"
+        f" WHEN 'VARCHAR' THEN {_split_list(f'{expr}->>' + sql_text('$'))} END"
     )
 
 
@@ -397,7 +391,7 @@ def _staged(
     missing = set(COLUMNS) - set(fields) - {"source_endpoint"}
     assert not missing, f"staging for {endpoint} lacks {missing}"
     cols = [f'{expr} AS "{name}"' for name, expr in fields.items()]
-    cols.append(f"{_quote(endpoint)} AS source_endpoint")
+    cols.append(f"{sql_text(endpoint)} AS source_endpoint")
     cols.append(f"{ENDPOINT_RANK[endpoint]} AS _rank")
     cols.append(f"{record_ok} AS _ok")
     return f"SELECT {', '.join(cols)}, {keys} FROM ({source_sql})"
@@ -411,7 +405,7 @@ FILES_VIEW = "traffy_files"
 def _read_files(paths: Sequence[str], columns: str) -> str:
     """`read_json` of `paths` with declared `columns`, joined to its file number and day."""
     return (
-        f"read_json({_path_list(paths)}, columns={columns}, format='unstructured', records=true, "
+        f"read_json({sql_list(paths)}, columns={columns}, format='unstructured', records=true, "
         f"filename=true, maximum_object_size={MAX_JSON_BYTES}) AS p "
         f"JOIN {FILES_VIEW} AS f ON f.path = p.filename"
     )
@@ -419,7 +413,7 @@ def _read_files(paths: Sequence[str], columns: str) -> str:
 
 def _unnest_json(paths: Sequence[str], array: str) -> str:
     """Every element of the top-level `array` of every file, with its file number and position."""
-    columns = "{" + _quote(array) + ": 'JSON[]'}"
+    columns = "{" + sql_text(array) + ": 'JSON[]'}"
     return (
         f"SELECT f._file_no, f._day, unnest(p.{array}) AS r, "
         f"unnest(generate_series(1, len(p.{array}))) AS _pos FROM {_read_files(paths, columns)}"
@@ -515,7 +509,7 @@ def stage_exchange_issues(paths: Sequence[str]) -> str:
     """Exchange `get-issues/v2` results (flat objects, `status` not `state`)."""
 
     def r(name: str) -> str:
-        return f"r->>{_quote('$.' + name)}"
+        return f"r->>{sql_text('$.' + name)}"
 
     fields = {
         "ticket_id": r("ticket_id"),
@@ -545,7 +539,7 @@ def stage_exchange_issues(paths: Sequence[str]) -> str:
 def stage_exchange_issue_v1(paths: Sequence[str]) -> str:
     """Exchange `get-issue/v1` (one ticket per file, `results` is an object with `orgs` and
     `timeline`). The state is the primary organisation's status: the timeline may be trimmed."""
-    plist = _path_list(paths)
+    plist = sql_list(paths)
     source_sql = (
         f"SELECT list_position({plist}, filename) AS _file_no, 1 AS _pos, results AS r "
         f"FROM read_json({plist}, columns={{'results': 'JSON'}}, filename=true, "
@@ -553,7 +547,7 @@ def stage_exchange_issue_v1(paths: Sequence[str]) -> str:
     )
 
     def r(name: str) -> str:
-        return f"r->>{_quote('$.' + name)}"
+        return f"r->>{sql_text('$.' + name)}"
 
     orgs = "json_extract_string(r, '$.orgs[*].org')"
     fields = {
@@ -606,7 +600,7 @@ def stage_download_csv(
 ) -> str:
     """The official `share/teamchadchart/download` CSV: UTF-8 BOM, multi-line quoted comments,
     `"lon,lat"` coords, `{a,b}` type sets, `+00` UTC timestamps."""
-    plist = _path_list(paths)
+    plist = sql_list(paths)
     reader = (
         f"read_csv({plist}, all_varchar=true, header=true, quote='\"', escape='\"', filename=true)"
     )
@@ -641,10 +635,6 @@ def stage_download_csv(
         "finished_at": "NULL",
     }
     return _staged(fields, "download", source_sql)
-
-
-def _connect() -> duckdb.DuckDBPyConnection:
-    return duckdb_connection()
 
 
 def finish(
@@ -763,7 +753,7 @@ def parse_pages(
     for page in pages:
         if page.endpoint == "exchange":  # rare (live, with credentials): checked in Python
             page.check()
-    with _connect() as con:
+    with duckdb_connection() as con:
         con.register(FILES_VIEW, _files_table(pages))
         try:
             typed = typed_rows(con, _stage(pages), source, partition, by_day)
@@ -867,7 +857,8 @@ def parse_exchange_issue_v1_files(
         require_fields(where, payload, {"status": str, "results": dict}, f" in {Path(name).name}")
         if payload["status"] != "success":
             raise where.error(f"Traffy answered status {payload['status']!r}", field="status")
-    return finish(_connect(), [stage_exchange_issue_v1(names)], where.source, where.partition)
+    con = duckdb_connection()
+    return finish(con, [stage_exchange_issue_v1(names)], where.source, where.partition)
 
 
 def parse_download_csv(
@@ -879,7 +870,7 @@ def parse_download_csv(
     names = [str(p) for p in paths]
     if not names:
         return _empty()
-    con = _connect()
+    con = duckdb_connection()
     staged = stage_download_csv(con, names, where)
     return finish(con, [staged], where.source, where.partition)
 
@@ -887,10 +878,10 @@ def parse_download_csv(
 def exchange_issue_timeline(paths: Sequence[str | Path]) -> pa.Table:
     """The state history in `get-issue/v1` answers: ticket_id, at, status, org, note. Items
     without a timestamp (the doc's `{"...": "ตัดรายการที่เหลือ"}` placeholder) are not events."""
-    plist = _path_list(str(p) for p in paths)
+    plist = sql_list(str(p) for p in paths)
     at = _tz("e->>'$.timestamp'")
     return (
-        _connect()
+        duckdb_connection()
         .sql(
             "WITH events AS ("
             "SELECT filename, results->>'$.ticket_id' AS ticket_id, "
@@ -928,7 +919,7 @@ def _load_path(where: ErrorContext, path: str) -> Any:
 def _empty() -> pa.Table:
     """Zero rows, full contract schema, same Arrow types as `finish` produces."""
     select = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in COLUMNS.items())
-    return _connect().sql(f"SELECT {select} LIMIT 0").to_arrow_table()
+    return duckdb_connection().sql(f"SELECT {select} LIMIT 0").to_arrow_table()
 
 
 # ----------------------------------------------------------------------------- web scrape
@@ -958,7 +949,7 @@ def _thai_parts(date_col: str, time_col: str, prefix: str) -> str:
 
 def _thai_timestamp(prefix: str) -> str:
     """Parts from `_thai_parts` -> TIMESTAMPTZ (Bangkok wall time); NULL when they do not parse."""
-    months = "[" + ", ".join(_quote(m) for m in THAI_MONTHS_SHORT) + "]"
+    months = "[" + ", ".join(sql_text(m) for m in THAI_MONTHS_SHORT) + "]"
     d, t = f"{prefix}_d", f"{prefix}_t"
     year = (
         f"CASE WHEN length({d}.y) = 2 THEN 2500 + CAST({d}.y AS INTEGER) - {BE_OFFSET} "
@@ -980,8 +971,8 @@ def load_web_scrape_csv(
     """fondue.traffy.in.th web-scrape CSVs (NOT an API payload): ticket_id, reported_at, state
     (the status text before its `N วันที่แล้ว` age), forwarded_state and forwarded_at."""
     where = where or Where()
-    plist = _path_list(str(p) for p in paths)
-    con = _connect()
+    plist = sql_list(str(p) for p in paths)
+    con = duckdb_connection()
     reader = f"read_csv({plist}, all_varchar=true, header=true, filename=true)"
     header = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
     missing = [c for c in SCRAPE_COLUMNS if c not in header]

@@ -22,7 +22,12 @@ import pyarrow as pa
 
 from city_pipeline.capture import ParseContext
 from city_pipeline.lake import LandedFile
-from city_pipeline.sources.common import ErrorContext, duckdb_connection, load_json
+from city_pipeline.sources.common import (
+    ErrorContext,
+    duckdb_connection,
+    load_json,
+    sql_list,
+)
 
 MAX_OBJECT_BYTES = 268_435_456
 
@@ -59,14 +64,6 @@ def cursor() -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
-
-
-def sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_list(values: Sequence[str]) -> str:
-    return "[" + ", ".join(sql_text(v) for v in values) + "]"
 
 
 def file_paths(parts: Sequence[Part]) -> list[str]:

@@ -172,16 +172,27 @@ def fetch_batch(spec: CaptureSpec, day: date, settings: Settings) -> LandingBatc
     return batch
 
 
-def run_captures(
-    spec: CaptureSpec, days: Iterable[date], settings: Settings, max_bytes: int = WINDOW_BYTES
+def write_windows(
+    spec: CaptureSpec,
+    batches: Iterable[LandingBatch],
+    settings: Settings,
+    max_bytes: int = WINDOW_BYTES,
 ) -> Iterator[CaptureResult]:
-    """Fetch each partition, then rebuild raw window by window (a backfill's many days parse in
-    a few queries). Results come in day order; a failure leaves earlier windows written."""
-    landed = (fetch_batch(spec, day, settings) for day in days)
-    for window in windows(landed, max_bytes):
+    """Rebuild raw window by window from complete batches; results come in the batches' order and
+    a failure leaves earlier windows written."""
+    for window in windows(batches, max_bytes):
         written = write_batches(spec, window, settings)
         for batch in window:
             yield CaptureResult(spec=spec, day=batch.day, batch=batch, tables=written[batch.day])
+
+
+def run_captures(
+    spec: CaptureSpec, days: Iterable[date], settings: Settings, max_bytes: int = WINDOW_BYTES
+) -> Iterator[CaptureResult]:
+    """Fetch each partition, then rebuild its raw tables (a backfill's days parse in a few
+    windows, not one parse per day)."""
+    landed = (fetch_batch(spec, day, settings) for day in days)
+    return write_windows(spec, landed, settings, max_bytes)
 
 
 def run_capture(spec: CaptureSpec, day: date, settings: Settings) -> CaptureResult:
@@ -202,19 +213,18 @@ def latest_batches(
         yield batch
 
 
-def rebuild_window(
+def rebuild_captures(
     spec: CaptureSpec, days: Iterable[date], settings: Settings, max_bytes: int = WINDOW_BYTES
-) -> dict[date, dict[str, TableWritten]]:
-    """Rebuild raw from each partition's newest landed batch, without calling the source."""
-    written: dict[date, dict[str, TableWritten]] = {}
-    for window in windows(latest_batches(spec, days, settings), max_bytes):
-        written.update(write_batches(spec, window, settings))
-    return written
+) -> Iterator[CaptureResult]:
+    """Rebuild raw from each partition's newest complete landed batch, without calling the
+    source (after a parser fix, or to re-derive raw on another machine)."""
+    return write_windows(spec, latest_batches(spec, days, settings), settings, max_bytes)
 
 
 def rebuild_raw(spec: CaptureSpec, day: date, settings: Settings) -> dict[str, TableWritten]:
     """Rebuild a partition's raw tables from its newest landed batch, without calling the source."""
-    return rebuild_window(spec, [day], settings)[day]
+    (result,) = rebuild_captures(spec, [day], settings)
+    return result.tables
 
 
 def split_by_partition(table: pa.Table, column: str, days: Iterable[date]) -> dict[date, pa.Table]:

@@ -1,6 +1,7 @@
 """`city-pipeline`: run the city's pipeline through Dagster from a terminal.
 
     city-pipeline run [--start D --end D] [--city khon_kaen|path.yaml] [--data-dir DIR]
+                      [--from-landing]
     city-pipeline status [--city ..] [--data-dir DIR] [--json]
 
 Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `<data dir>/dagster_home`),
@@ -129,11 +130,25 @@ def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+def capture_config(job: dg.JobDefinition, from_landing: bool) -> dict:
+    """Run config for the job's capture ops (`defs.capture.CaptureConfig`)."""
+    if not from_landing:
+        return {}
+    names = [name for name in job.graph.node_names() if name.startswith("capture_")]
+    return {name: {"config": {"from_landing": True}} for name in names}
+
+
 def execute(
-    defs: dg.Definitions, job_name: str, start: str, end: str, instance: dg.DagsterInstance
+    defs: dg.Definitions,
+    job_name: str,
+    start: str,
+    end: str,
+    instance: dg.DagsterInstance,
+    from_landing: bool = False,
 ) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def(job_name)
-    print(f"\n== {job_name}: partitions {start} .. {end}", flush=True)
+    source = " (raw rebuilt from landing)" if from_landing else ""
+    print(f"\n== {job_name}: partitions {start} .. {end}{source}", flush=True)
     return job.execute_in_process(
         instance=instance,
         tags={
@@ -141,7 +156,10 @@ def execute(
             "dagster/asset_partition_range_end": end,
             "city_pipeline/launched_by": "cli",
         },
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": "INFO"}}},
+            "ops": capture_config(job, from_landing),
+        },
         raise_on_error=False,
     )
 
@@ -176,11 +194,19 @@ def command_run(args: argparse.Namespace) -> int:
                     month_start(start).isoformat(),
                     month_start(end).isoformat(),
                     instance,
+                    args.from_landing,
                 )
             )
         if not summary.failures:
             summary.add(
-                execute(defs, automation.NIGHTLY_JOB, start.isoformat(), end.isoformat(), instance)
+                execute(
+                    defs,
+                    automation.NIGHTLY_JOB,
+                    start.isoformat(),
+                    end.isoformat(),
+                    instance,
+                    args.from_landing,
+                )
             )
     summary.print(settings)
     return 1 if summary.failures else 0
@@ -217,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--end", help="last day, inclusive (default: --start)")
     run.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
     run.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+    run.add_argument(
+        "--from-landing",
+        action="store_true",
+        help="rebuild raw from the landed batches instead of calling the sources "
+        "(after fixing a parser)",
+    )
     run.set_defaults(handler=command_run)
     state = commands.add_parser(
         "status",

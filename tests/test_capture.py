@@ -16,7 +16,7 @@ from city_pipeline.capture import (
     CaptureSpec,
     ParseContext,
     parse_partitions,
-    rebuild_window,
+    rebuild_captures,
     run_captures,
     split_by_partition,
     windows,
@@ -162,10 +162,10 @@ def test_a_failed_fetch_keeps_landed_days_rebuildable(settings):
     fetch_readings.failing = {DAYS[3]}
     with pytest.raises(SourceError, match="source down"):
         list(run_captures(SPEC, DAYS, settings))
-    rebuilt = rebuild_window(SPEC, DAYS[:3], settings)
-    assert [rebuilt[d]["readings"].rows for d in DAYS[:3]] == [1, 2, 3]
+    rebuilt = list(rebuild_captures(SPEC, DAYS[:3], settings))
+    assert [r.tables["readings"].rows for r in rebuilt] == [1, 2, 3]
     with pytest.raises(SourceError, match="no complete batch landed") as caught:
-        rebuild_window(SPEC, DAYS, settings)
+        list(rebuild_captures(SPEC, DAYS, settings))
     assert caught.value.partition == DAYS[3].isoformat()
 
 

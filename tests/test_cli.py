@@ -45,6 +45,20 @@ def test_run_records_dagster_runs_and_writes_raw_tables(tmp_path, monkeypatch, c
         assert nightly.tags["dagster/asset_partition_range_start"] == "2024-02-01"
         assert nightly.tags["dagster/asset_partition_range_end"] == "2024-02-02"
 
+    # After a parser fix: raw rebuilt from the landed batches, no source reachable.
+    landed = sorted((tmp_path / "lake" / "landing").rglob("*"))
+    monkeypatch.setenv("CITY_PIPELINE_RECORDINGS_DIR", str(tmp_path / "no-recordings"))
+    code = run_cli(
+        tmp_path,
+        *("--start", "2024-02-01", "--end", "2024-02-02", "--from-landing"),
+        monkeypatch=monkeypatch,
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "(raw rebuilt from landing)" in out
+    assert raw_rows(tmp_path, "open_meteo_hourly") == 48
+    assert sorted((tmp_path / "lake" / "landing").rglob("*")) == landed
+
 
 def test_switching_city_is_configuration_only(tmp_path, monkeypatch, capsys):
     code = run_cli(tmp_path, "--city", "bangkok", "--start", "2024-03-01", monkeypatch=monkeypatch)

@@ -1,6 +1,9 @@
 """The Dagster definitions load, and the capture layer has the shape the architecture promises."""
 
+from datetime import date
+
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 
 from city_pipeline.defs.capture import days_in_window
@@ -109,3 +112,47 @@ def test_days_in_window_daily_and_monthly():
 
 def test_source_names_match_city_yaml_blocks():
     assert SOURCE_NAMES == ("air4thai", "traffy", "open_meteo", "ckan", "dopa")
+
+
+def test_capture_from_landing_rebuilds_raw_without_calling_the_source(tmp_path, monkeypatch):
+    """`from_landing` (run config; `city-pipeline run --from-landing`) re-derives raw from the
+    landed batches: no recording is reachable the second time, yet raw comes back the same."""
+    from city_pipeline import lake
+    from city_pipeline.defs.capture import capture_asset
+    from city_pipeline.defs.resources import CityResource
+    from city_pipeline.settings import RECORDINGS_DIR, load_settings
+    from city_pipeline.sources import open_meteo
+
+    def materialize(day: str, recordings: str, from_landing: bool) -> dg.ExecuteInProcessResult:
+        monkeypatch.setenv("CITY_PIPELINE_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("CITY_PIPELINE_RECORDINGS_DIR", recordings)  # the resource reads env
+        asset = capture_asset(open_meteo.CAPTURE, load_settings())
+        return dg.materialize(
+            [asset],
+            partition_key=day,
+            resources={"city": CityResource()},
+            run_config={"ops": {"capture_open_meteo": {"config": {"from_landing": from_landing}}}},
+            raise_on_error=False,
+        )
+
+    assert materialize("2024-02-01", str(RECORDINGS_DIR), from_landing=False).success
+    raw = lake.raw_partition_path(tmp_path / "lake", "open_meteo_hourly", date(2024, 2, 1))
+    first = pq.read_table(raw).replace_schema_metadata(None)
+    landed = sorted((tmp_path / "lake" / "landing").rglob("*"))
+
+    empty = tmp_path / "no-recordings"
+    empty.mkdir()
+    refetched = materialize("2024-02-01", str(empty), from_landing=False)
+    assert not refetched.success  # the source is unreachable now: a normal capture fails
+    landed = sorted((tmp_path / "lake" / "landing").rglob("*"))
+    rebuilt = materialize("2024-02-01", str(empty), from_landing=True)
+    assert rebuilt.success
+    assert pq.read_table(raw).replace_schema_metadata(None).equals(first)
+    assert sorted((tmp_path / "lake" / "landing").rglob("*")) == landed  # nothing fetched
+    metadata = rebuilt.asset_materializations_for_node("capture_open_meteo")[0].metadata
+    assert metadata["from_landing"].value is True
+
+    never_landed = materialize("2024-02-02", str(empty), from_landing=True)
+    assert not never_landed.success
+    failure = never_landed.get_step_failure_events()[0].step_failure_data.error.message
+    assert "partition 2024-02-02" in failure and "no complete batch landed" in failure

@@ -124,12 +124,31 @@ def dbt_flags(workdir: Path, profiles_dir: Path | None = None) -> list[str]:
     ]
 
 
+def _nightly_rest_args(args: list[str], workdir: Path) -> list[str]:
+    """The `rest` run as the nightly job runs it: `curate_models` (`--exclude tag:daily`) takes the
+    run's daily window (`defs.curate.run_window`), so its incremental models process the day's
+    tickets only. The parent builds `rest` without a window; give it the `daily` run's day (the
+    benchmark's last day), so that nightly = daily + rest is what the nightly job runs."""
+    excluded = {value for flag, value in zip(args, args[1:], strict=False) if flag == "--exclude"}
+    if "tag:daily" not in excluded or "--vars" not in args:
+        return args
+    at = args.index("--vars") + 1
+    variables = json.loads(args[at])
+    if "min_date" in variables:
+        return args
+    from bench.city import bench_settings
+
+    last = bench_settings(workdir).config.recorded_window.end.isoformat()
+    variables.update(min_date=last, max_date=last)
+    return [*args[:at], json.dumps(variables), *args[at + 1 :]]
+
+
 def stage_dbt(workdir: Path, options: argparse.Namespace) -> Result:
     """One dbt invocation through dbt's Python API; `--args` (JSON) come from the parent, which
     builds them with `defs.curate.build_args` (so this process never imports Dagster)."""
     from dbt.cli.main import dbtRunner
 
-    args = json.loads(options.args)
+    args = _nightly_rest_args(json.loads(options.args), workdir)
     warehouse = workdir / "data" / "warehouse" / "city.duckdb"
     if options.fresh:
         for path in warehouse.parent.glob("city.duckdb*"):
@@ -160,6 +179,7 @@ def stage_dbt(workdir: Path, options: argparse.Namespace) -> Result:
             "by_resource_type": {k: {"nodes": c, "s": t} for k, (c, t) in sorted(by_type.items())},
             "slowest": [{"node": n, "s": s} for s, n, _ in nodes[:6]],
             "not_passed": [{"node": n, "status": st} for _, n, st in failed],
+            "args_run": args,
         },
     }
 
@@ -188,9 +208,13 @@ def stage_import(workdir: Path, options: argparse.Namespace) -> Result:
 
 
 def stage_gx(workdir: Path, options: argparse.Namespace) -> Result:
-    """Read, scrub and validate every published mart exactly as the consume layer does."""
+    """Read, scrub and validate every published mart exactly as the consume layer does
+    (`release.prepare_mart`): stream the mart out of the warehouse, scrub each batch into a
+    Parquet file, validate that file with GX in chunks."""
+    import tempfile
+
     from bench.city import bench_settings
-    from city_pipeline.consume import catalog, privacy, validation, warehouse
+    from city_pipeline.consume import catalog, release, validation, warehouse
 
     settings = bench_settings(workdir)
     window = catalog.publish_window(settings, today=settings.config.recorded_window.end)
@@ -199,25 +223,26 @@ def stage_gx(workdir: Path, options: argparse.Namespace) -> Result:
 
     marts = {"_gx_import": {"validate_s": round(time.perf_counter() - started, 3)}}
     rows = 0
-    for mart in catalog.PUBLISHED_MARTS:
-        t0 = time.perf_counter()
-        table = warehouse.read_mart(settings.warehouse_path, mart.name)
-        t1 = time.perf_counter()
-        table = privacy.scrub_table(table, list(mart.free_text_columns))
-        t2 = time.perf_counter()
-        outcome = validation.validate_table(mart, table, window)
-        t3 = time.perf_counter()
-        rows += table.num_rows
-        marts[mart.name] = {
-            "rows": table.num_rows,
-            "read_s": round(t1 - t0, 3),
-            "scrub_s": round(t2 - t1, 3),
-            "validate_s": round(t3 - t2, 3),
-            "expectations": outcome.evaluated,
-            "success": outcome.success,
-            "failed": [r.label for r in outcome.failed],
-            "maxrss_mb_after": _maxrss_mb(),
-        }
+    with tempfile.TemporaryDirectory(dir=workdir) as scratch_dir:
+        for mart in catalog.PUBLISHED_MARTS:
+            scratch = Path(scratch_dir) / f"{mart.name}.parquet"
+            t0 = time.perf_counter()
+            with warehouse.open_mart(settings.warehouse_path, mart.name) as reader:
+                count = release.write_scrubbed(reader, scratch, list(mart.free_text_columns))
+            t1 = time.perf_counter()
+            outcome = validation.validate_parquet(mart, scratch, window)
+            t2 = time.perf_counter()
+            rows += count
+            marts[mart.name] = {
+                "rows": count,
+                "read_scrub_s": round(t1 - t0, 3),
+                "validate_s": round(t2 - t1, 3),
+                "parquet_mb": round(scratch.stat().st_size / 1e6, 1),
+                "expectations": outcome.evaluated,
+                "success": outcome.success,
+                "failed": [r.label for r in outcome.failed],
+                "maxrss_mb_after": _maxrss_mb(),
+            }
     wall = time.perf_counter() - started
     return {"wall_s": wall, "rows": rows, "bytes": None, "extra": {"marts": marts}}
 

@@ -126,7 +126,7 @@ def budgets(size: str, measurements: list[Measurement]) -> list[dict[str, Any]]:
             {
                 "budget": "one-day incremental <= 10 % of full rebuild",
                 "measured": f"daily marts {daily:.0%}; whole nightly dbt (daily marts + "
-                f"unpartitioned models) {nightly:.0%}{applies}",
+                f"curate_models, both for the day) {nightly:.0%}{applies}",
                 "value": round(daily, 3),
                 "nightly_value": round(nightly, 3),
                 "met": daily <= INCREMENTAL_BUDGET,
@@ -337,8 +337,10 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += ["", "## Curate: dbt (dbtRunner, production `build_args`)", ""]
     lines += [
         "`full`: every model, seed and data test on an empty warehouse; `daily`: the incremental",
-        "daily marts (tag:daily) for the last day; `rest`: the unpartitioned models the nightly",
-        "run rebuilds whole (`curate_models`). Nightly dbt = daily + rest.",
+        "daily marts (tag:daily) for the last day; `rest`: everything else (`curate_models`) as",
+        "the nightly job runs it, with the same one-day window: the incremental Traffy models",
+        "recompute that day's tickets, the other models are rebuilt whole and the data tests of",
+        "large tables check the day's rows. Nightly dbt = daily + rest.",
         "",
     ]
     rows = []
@@ -398,14 +400,16 @@ def markdown(doc: dict[str, Any]) -> str:
         rows = []
         for name, mart in gx["extra"]["marts"].items():
             if name.startswith("_"):
-                rows.append([name, "", "", "", _num(mart["validate_s"]), "", "", ""])
+                rows.append([name, "", "", _num(mart["validate_s"]), "", "", ""])
                 continue
+            read_scrub = mart.get("read_scrub_s")  # streamed together since the GX memory fix
+            if read_scrub is None:
+                read_scrub = mart["read_s"] + mart["scrub_s"]
             rows.append(
                 [
                     name,
                     f"{mart['rows']:,}",
-                    _num(mart["read_s"]),
-                    _num(mart["scrub_s"]),
+                    _num(read_scrub),
                     _num(mart["validate_s"]),
                     str(mart["expectations"]),
                     "yes" if mart["success"] else "no: " + ", ".join(mart["failed"][:3]),
@@ -416,8 +420,7 @@ def markdown(doc: dict[str, Any]) -> str:
             [
                 "mart",
                 "rows",
-                "read s",
-                "scrub s",
+                "read + scrub s",
                 "validate s",
                 "expectations",
                 "passed",

@@ -163,3 +163,34 @@ def test_model_metadata_has_column_schema_and_description(asset_graph):
     columns = {c.name: c for c in node.metadata["dagster/column_schema"].columns}
     assert columns["aqi_max"].type == "integer"
     assert "ค่า AQI" in columns["aqi_max"].description
+
+
+def test_unpartitioned_curate_models_take_the_runs_daily_window(settings):
+    """`curate_models` has no partitions; in a run of daily partitions (the nightly job) it gets
+    the run's window, and none in a run without partitions or of monthly ones."""
+    seen = []
+
+    @dg.asset(partitions_def=curate.city_daily_partitions(settings))
+    def day() -> None: ...
+
+    @dg.asset(partitions_def=dg.MonthlyPartitionsDefinition("2024-01-01"))
+    def month() -> None: ...
+
+    @dg.asset(deps=[day])
+    def model(context: dg.AssetExecutionContext) -> None:
+        seen.append(curate.run_window(context))
+
+    assert dg.materialize([day, model], partition_key="2024-01-05").success
+    range_tags = {
+        "dagster/asset_partition_range_start": "2024-01-30",
+        "dagster/asset_partition_range_end": "2024-02-02",
+    }
+    assert dg.materialize([day, model], tags=range_tags).success
+    assert dg.materialize([model]).success
+    assert dg.materialize([month, model], partition_key="2024-01-01").success
+    assert seen == [
+        {"min_date": "2024-01-05", "max_date": "2024-01-05"},
+        {"min_date": "2024-01-30", "max_date": "2024-02-02"},
+        None,
+        None,
+    ]

@@ -23,6 +23,7 @@ EXPECTED_UNIT_TESTS = {
     "complaints_daily_backlog_over_window",
     "dopa_population_be_months_thai_digits_and_sentinels",
     "traffy_latest_version_in_bangkok_time",
+    "traffy_window_recomputes_changed_tickets_from_all_versions",
     "admin_name_keys_strip_prefixes_and_add_capital_district",
     "admin_names_resolve_with_or_without_prefixes",
 }

@@ -3,7 +3,9 @@
 Two jobs cover the whole pipeline because a Dagster run has one partitioning:
 - `monthly_refresh`: the monthly-partitioned captures (DOPA population, monthly CKAN snapshots);
 - `nightly_refresh`: every daily-partitioned asset plus everything unpartitioned downstream
-  (curate → checks → publish). A date range is one run (single-run backfill policy).
+  (curate → checks → publish). A date range is one run (single-run backfill policy). The
+  unpartitioned dbt models take the run's window too (`defs/curate.run_window`): the nightly run
+  recomputes only the complaints captured that day, not the whole history.
 
 On the city's clock (the city YAML's timezone, Asia/Bangkok):
 - `nightly_refresh_schedule`, 02:00 every day: yesterday's partition, plus one run for each day of

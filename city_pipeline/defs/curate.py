@@ -4,8 +4,12 @@ Two `@dbt_assets` definitions split the project by shape:
 - `curate_daily`: the incremental, daily-partitioned marts (dbt tag `daily`). A run passes its
   partition window to dbt as `--vars {"min_date", "max_date"}` and each model replaces exactly those
   days; a date-range backfill is one dbt invocation (single-run backfill policy);
-- `curate_models`: everything else (seeds, staging and intermediate views, dimensions, facts),
-  rebuilt whole.
+- `curate_models`: everything else (seeds, staging and intermediate models, dimensions, facts).
+  It is unpartitioned, but when it runs inside a run of daily partitions (the nightly job) it
+  gets that run's window too: the incremental `stg_traffy_tickets` and `fct_complaints` then
+  recompute only the tickets with a raw version in the window (from all their versions), and the
+  data tests of large tables check only the window's rows. Run without a partition (a manual or
+  automation materialization) it rebuilds everything from all history.
 dbt tests are asset checks. Both definitions write the one DuckDB warehouse, so they share the
 `duckdb_warehouse` concurrency pool (limit 1 in the instance's dagster.yaml).
 
@@ -149,6 +153,26 @@ def build_args(settings: Settings, window: Mapping[str, str] | None = None) -> l
     return ["build", "--vars", json.dumps(dbt_vars(settings, window)), *BUILD_FLAGS]
 
 
+def run_window(context: AssetExecutionContext) -> dict[str, str] | None:
+    """The daily partition window of the run an unpartitioned dbt step belongs to, if any.
+
+    The nightly job is daily-partitioned; `curate_models` has no partitions of its own but runs in
+    the same run as the day's captures, so it takes the run's window (a day, or a single-run
+    backfill range). A run without a partition, or of monthly partitions, gets None: no window,
+    every model is rebuilt from all history.
+    """
+    partitions = context.job_def.partitions_def
+    if not (
+        isinstance(partitions, dg.TimeWindowPartitionsDefinition)
+        and partitions.schedule_type is not None
+        and partitions.schedule_type.name == "DAILY"
+        and (context.has_partition_key or context.has_partition_key_range)
+    ):
+        return None
+    window = context.partition_time_window
+    return window_vars(window.start, window.end)
+
+
 # --- translator --------------------------------------------------------------------------------
 
 
@@ -273,8 +297,9 @@ def build_defs(settings: Settings) -> dg.Definitions:
         pool=WAREHOUSE_POOL,
     )
     def curate_models(context: AssetExecutionContext, dbt: DbtCliResource, city: CityResource):
-        """Seeds, staging and intermediate views, dimensions and facts, rebuilt whole."""
-        yield from run_dbt_build(context, dbt, city.settings())
+        """Seeds, staging and intermediate models, dimensions and facts; the incremental ones for
+        the run's daily window when there is one (the nightly job), else from all history."""
+        yield from run_dbt_build(context, dbt, city.settings(), run_window(context))
 
     return dg.Definitions(
         assets=[curate_daily, curate_models],

@@ -54,3 +54,43 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }};
 {%- endmacro %}
+
+{#- Custom incremental strategy `key_replace` (config: unique_key, one column) for models with one
+    row per key (a ticket) whose rows are recomputed whole from every version of the key: with a
+    window, the model selects only the keys that changed in it, and their rows are deleted and
+    inserted again; without a window (a bare `dbt build`, or a Dagster run without a partition) the
+    model selects every key and the table is replaced whole, exactly like a full refresh (a key
+    that has gone from raw disappears too). Runs inside the incremental materialization's
+    transaction. -#}
+{% macro get_incremental_key_replace_sql(arg_dict) -%}
+    {%- set target = arg_dict["target_relation"] -%}
+    {%- set source = arg_dict["temp_relation"] -%}
+    {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
+    {%- set key = config.require('unique_key') -%}
+    {%- set min_date, max_date = window_bounds() -%}
+    delete from {{ target }}
+    {%- if min_date is not none %}
+    where {{ key }} in (select {{ key }} from {{ source }})
+    {%- endif %};
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }};
+{%- endmacro %}
+
+{#- Data tests of large tables check only the window's rows on a windowed run and every row
+    otherwise: a test's `where` config may contain `__in_window__(<column>)`, replaced here by
+    in_window(<column>) (`true` without a window). The rest is dbt's own get_where_subquery. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- set ns = namespace(where=where) -%}
+        {%- for column in modules.re.findall('__in_window__\(([^)]*)\)', where) -%}
+            {%- set ns.where = ns.where | replace('__in_window__(' ~ column ~ ')', in_window(column | trim) | trim) -%}
+        {%- endfor -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ ns.where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,5 +1,8 @@
+{{ config(materialized='table') }}
 -- Each Air4Thai station's latest listing, with its place names parsed from areaTH, which looks
 -- like "ต.ในเมือง อ.เมือง, ขอนแก่น" or "ริมถนนกาญจนาภิเษก เขตบางขุนเทียน, กรุงเทพฯ".
+-- A table: its window over every daily listing would otherwise run again for each of its four
+-- readers (the name resolution, dim_air_station and two data tests).
 with
 
 stations as (

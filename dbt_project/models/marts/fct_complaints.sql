@@ -1,10 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='key_replace',
+        unique_key='ticket_id',
+        on_schema_change='fail',
+    )
+}}
+-- depends_on: {{ source('raw', 'traffy_tickets') }}
 -- One row per Traffy Fondue ticket in its latest known state, with DOPA codes resolved from the
 -- free-text district and subdistrict, and how long it took to resolve.
+-- Incremental: a run with a partition window rebuilds the rows of the tickets with a raw version
+-- in the window (stg_traffy_tickets has just recomputed them from all their versions); without
+-- a window, every row (key_replace).
 with
 
 tickets as (
 
     select * from {{ ref('stg_traffy_tickets') }}
+    {%- if is_incremental() and window_bounds()[0] is not none %}
+    where ticket_id in ({{ traffy_window_ticket_ids() }})
+    {%- endif %}
 
 ),
 

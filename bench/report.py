@@ -265,8 +265,10 @@ def markdown(doc: dict[str, Any]) -> str:
         ]
     lines += ["", "## Capture: landing → raw Parquet, same files, one process per run", ""]
     lines += [
-        "`ours`: the source module's `parse` + `write_raw_tables` per partition (envelope checks,",
-        "contract types, sentinels to NULL, dedupe, sorted, lineage metadata); `duckdb`:",
+        "`ours`: what a backfill or `--from-landing` rebuild runs once the days are landed: the",
+        "source's `parse_window` over windows of up to 64 MB of landed files, then one raw",
+        "Parquet file per partition (envelope checks, contract types, sentinels to NULL, dedupe,",
+        "sorted, lineage metadata); `duckdb`:",
         "`COPY (SELECT … FROM read_json/read_csv(<the day's files>)) TO parquet` per partition,",
         "auto-detected types, no checks; `duckdb_bulk`: the same once over all days; `pandas`:",
         "`json.load` + `json_normalize` + `to_parquet` per partition; `dlt`: one pipeline run per",

@@ -1,6 +1,7 @@
 """The published release: complete, private, atomic, and readable by analysts and Excel."""
 
 import dataclasses
+import io
 import json
 import os
 import signal
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -330,3 +331,249 @@ def test_csv_streamed_in_batches_equals_one_pass(settings, prepared, tmp_path, m
     release_module.write_csv(mart.path, streamed, "Asia/Bangkok")
     assert streamed.read_bytes() == whole.read_bytes()
     assert whole.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+# --- the CSV writer: byte for byte what the pandas writer of earlier releases wrote -----------
+
+
+def pandas_csv_frame(table: pa.Table, timezone: str) -> pd.DataFrame:
+    """The reference: `release.csv_frame` as it was before the CSV moved to DuckDB."""
+    columns: dict[str, pd.Series] = {}
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind):
+            values = [
+                None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                for v in column.to_pylist()
+            ]
+            columns[field.name] = pd.Series(values, dtype=object)
+        elif pa.types.is_timestamp(kind):
+            series = column.to_pandas()
+            if kind.tz is not None:
+                series = series.dt.tz_convert(timezone)
+                text = series.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
+                    r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True
+                )
+            else:
+                text = series.dt.strftime("%Y-%m-%dT%H:%M:%S")
+            columns[field.name] = text
+        else:
+            columns[field.name] = column.to_pandas(types_mapper=pd.ArrowDtype)
+    return pd.DataFrame(columns)
+
+
+def pandas_csv_bytes(table: pa.Table | Path, timezone: str = "Asia/Bangkok") -> bytes:
+    """The reference: `release.write_csv` as it was (pandas `to_csv`, 50,000 rows at a time)."""
+    if isinstance(table, Path):
+        table = pq.read_table(table)
+    batches = table.to_batches(max_chunksize=50_000) or [table.schema.empty_table()]
+    handle = io.StringIO(newline="")
+    for number, batch in enumerate(batches):
+        chunk = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        pandas_csv_frame(chunk, timezone).to_csv(
+            handle, index=False, header=number == 0, lineterminator="\r\n"
+        )
+    return handle.getvalue().encode("utf-8-sig")
+
+
+def duckdb_csv_bytes(table: pa.Table, folder: Path, timezone: str = "Asia/Bangkok") -> bytes:
+    """The new writer on the table as a Parquet file (as a release runs it), checked against the
+    same writer on the Arrow table."""
+    parquet = folder / "table.parquet"
+    pq.write_table(table, parquet)
+    from_file, from_table = folder / "from-file.csv", folder / "from-table.csv"
+    release_module.write_csv(parquet, from_file, timezone)
+    release_module.write_csv(table, from_table, timezone)
+    assert from_file.read_bytes() == from_table.read_bytes()
+    return from_file.read_bytes()
+
+
+# Text that CSV quoting, JSON escaping or a careless NULL can get wrong.
+AWKWARD_TEXT = [
+    "ถนนมิตรภาพ, หน้าตลาด",
+    'ป้าย "ห้ามจอด" หาย',
+    "บรรทัดแรก\nบรรทัดสอง",
+    "windows\r\nline",
+    "cr\ronly",
+    "#hashtag น้ำท่วม",
+    "",
+    " leading and trailing ",
+    "back\\slash",
+    "tab\there",
+    "ctrl\x00\x01\x1b\x1f\x7f",
+    "bom\ufeffinside",
+    "\u2028\u2029 separators",
+    "emoji 😀 ก่อนหน้า",
+    "'single' quotes; semi;colons",
+    '","',
+    "nan",
+    "null",
+]
+TIMESTAMPS = [
+    datetime(2024, 1, 31, 14, 5, 0),
+    datetime(2024, 3, 31, 23, 59, 59, 999_999),
+    datetime(1969, 12, 31, 23, 59, 59, 500_000),  # before the epoch: seconds are cut, not rounded
+    datetime(1920, 3, 31, 17, 17, 55),  # Bangkok before 1920-04-01: LMT, +06:42:04
+    datetime(1900, 1, 1),
+    datetime(999, 12, 31, 23, 59, 59),
+    datetime(2038, 1, 19, 3, 14, 8),
+    None,
+]
+DOUBLES = [
+    0.0,
+    -0.0,
+    1.0,
+    100.0,
+    -273.15,
+    0.1,
+    1 / 3,
+    2 / 3,
+    12.345678901234567,
+    123456789.12345679,
+    1e15,
+    1e16,
+    1.2345678901234568e17,
+    1e22,
+    1e-4,
+    1e-5,
+    0.0001234,
+    5e-324,
+    1.7976931348623157e308,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    None,
+]
+
+
+def every_type_table(rows: int) -> pa.Table:
+    """Every column type of the published marts (and a few neighbours), NULLs in each."""
+
+    def take(values: list) -> list:
+        return [values[i % len(values)] for i in range(rows)]
+
+    text = take([*AWKWARD_TEXT, None])
+    lists = take(
+        [
+            ["ถนน", "น้ำท่วม"],
+            [],
+            None,
+            ["ความสะอาด"],
+            [None, "ไฟฟ้า", ""],
+            ['a "quoted", comma', "new\nline", "back\\slash", "ctrl\x01\x1b\x1f", "\t\b\f\r"],
+            ["#", "😀", '","'],
+        ]
+    )
+    dates = [None if t is None else t.date() for t in take(TIMESTAMPS)]
+    return pa.table(
+        {
+            "ticket_id": pa.array([f"2024-{i:06d}" for i in range(rows)], pa.string()),
+            "description": pa.array(text, pa.string()),
+            "address": pa.array(take([*reversed(AWKWARD_TEXT), None]), pa.large_string()),
+            "categories": pa.array(lists, pa.list_(pa.string())),
+            "organisations": pa.array(take(lists[3:] + lists[:3]), pa.large_list(pa.string())),
+            "codes": pa.array(take([[1, None, -2], [], None, [2**40]]), pa.list_(pa.int64())),
+            "flags": pa.array(take([[True, None, False], None, []]), pa.list_(pa.bool_())),
+            "is_resolved": pa.array(take([True, False, None]), pa.bool_()),
+            "count_reopen": pa.array(take([0, -1, 2_147_483_647, None]), pa.int32()),
+            "versions_seen": pa.array(take([1, -(2**63), 2**63 - 1, None]), pa.int64()),
+            "hours_measured": pa.array(take([24, None, 0]), pa.int16()),
+            "star": pa.array(take(DOUBLES), pa.float64()),
+            "lat": pa.array(take(list(reversed(DOUBLES))), pa.float64()),
+            "opened_date": pa.array(dates, pa.date32()),
+            "opened_at": pa.array(take(TIMESTAMPS), pa.timestamp("us")),
+            "closed_at": pa.array(take(TIMESTAMPS[1:] + TIMESTAMPS[:1]), pa.timestamp("us")),
+            "captured_at": pa.array(take(TIMESTAMPS), pa.timestamp("us", tz="UTC")),
+            "published_at": pa.array(
+                [None if t is None else t.replace(microsecond=0) for t in take(TIMESTAMPS)],
+                pa.timestamp("us", tz="Asia/Bangkok"),
+            ),
+        }
+    )
+
+
+@pytest.mark.parametrize("timezone", ["Asia/Bangkok", "UTC", "America/St_Johns"])
+def test_csv_writer_is_byte_identical_to_the_pandas_writer(tmp_path, timezone):
+    table = every_type_table(97)
+    expected = pandas_csv_bytes(table, timezone)
+    assert duckdb_csv_bytes(table, tmp_path, timezone) == expected
+    text = expected.decode("utf-8-sig")  # the reference really covers what it should
+    assert '"ป้าย ""ห้ามจอด"" หาย"' in text and '"บรรทัดแรก\nบรรทัดสอง"' in text
+    assert '"[""ถนน"", ""น้ำท่วม""]"' in text and ",[]," in text and '"[null, ""ไฟฟ้า""' in text
+    assert ",nan," in text and ",inf," in text and ",1e-05," in text and ",1.0," in text
+    assert ",True," in text and ",False," in text and ",,," in text
+    if timezone == "Asia/Bangkok":
+        assert "2024-01-31T21:05:00+07:00" in text and "+064204" in text
+    if timezone == "America/St_Johns":
+        assert "-03:30" in text or "-02:30" in text
+
+
+def test_csv_writer_on_random_values_is_byte_identical(tmp_path):
+    import random
+    import struct
+
+    rng = random.Random(20240401)
+    alphabet = ["ก", "น้ำ", "a", "1", ",", '"', "\r", "\n", "\\", "#", " ", "\x00", "\x1b", "'"]
+    words = [
+        None if rng.random() < 0.1 else "".join(rng.choices(alphabet, k=rng.randrange(0, 6)))
+        for _ in range(3000)
+    ]
+    bits = [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(3000)]
+    decimals = [round(rng.uniform(-1000, 1000), rng.randrange(0, 12)) for _ in range(3000)]
+    start = datetime(1890, 1, 1, tzinfo=UTC).timestamp()
+    instants = [
+        datetime.fromtimestamp(rng.uniform(start, 4_200_000_000), UTC).replace(tzinfo=None)
+        for _ in range(3000)
+    ]
+    table = pa.table(
+        {
+            "word": pa.array(words, pa.string()),
+            "words": pa.array([words[i : i + i % 4] for i in range(3000)], pa.list_(pa.string())),
+            "bits": pa.array(bits, pa.float64()),
+            "decimals": pa.array(decimals, pa.float64()),
+            "local": pa.array(instants, pa.timestamp("us")),
+            "zoned": pa.array(instants, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    assert duckdb_csv_bytes(table, tmp_path) == pandas_csv_bytes(table)
+
+
+def test_csv_writer_edge_shapes_are_byte_identical(tmp_path):
+    empty = every_type_table(0)
+    assert duckdb_csv_bytes(empty, tmp_path) == pandas_csv_bytes(empty)
+    assert pandas_csv_bytes(empty).count(b"\r\n") == 1  # the header alone
+    # one column: Python's csv writes a lone empty field (NULL or "") as `""`
+    single = pa.table({"name_th": pa.array(["ก", None, "", "ข,ค"])})
+    assert duckdb_csv_bytes(single, tmp_path) == pandas_csv_bytes(single)
+    assert b'\r\n""\r\n""\r\n' in pandas_csv_bytes(single)
+    # a first header that needs quotes: the BOM comes before the quote
+    names = pa.table({'a,"b"': pa.array([1, None]), "ชื่อ ภาษาไทย": pa.array(["x", None])})
+    assert duckdb_csv_bytes(names, tmp_path) == pandas_csv_bytes(names)
+    assert pandas_csv_bytes(names).startswith(b'\xef\xbb\xbf"a,""b"""')
+    # more rows than one batch of the table reader
+    many = every_type_table(release_module.CSV_BATCH_ROWS + 123)
+    assert duckdb_csv_bytes(many, tmp_path) == pandas_csv_bytes(many)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([{"x": 1.5}]),
+        pa.array([1.5], pa.float32()),
+        pa.array([datetime(2024, 1, 1)], pa.timestamp("ms")),
+        pa.array([[1.5]], pa.list_(pa.float64())),
+    ],
+)
+def test_csv_writer_refuses_a_type_it_cannot_format(tmp_path, column):
+    table = pa.table({"id": [1], "odd": column})
+    target = tmp_path / "odd.csv"
+    with pytest.raises(TypeError, match="odd"):
+        release_module.write_csv(table, target, "Asia/Bangkok")
+    assert not target.exists()
+
+
+def test_published_csv_of_every_mart_is_byte_identical_to_pandas(settings, prepared):
+    release = publish_release(settings, prepared)
+    for mart in prepared:
+        published = (release.path / f"{mart.spec.name}.csv").read_bytes()
+        assert published == pandas_csv_bytes(mart.path), mart.spec.name

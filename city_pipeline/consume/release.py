@@ -39,7 +39,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -52,16 +52,13 @@ from city_pipeline.consume.catalog import (
     column_descriptions,
     publish_window,
 )
-from city_pipeline.consume.datapackage import CSV_ENCODING, build_datapackage, file_facts
+from city_pipeline.consume.datapackage import build_datapackage, file_facts
 from city_pipeline.consume.freshness import source_freshness
 from city_pipeline.consume.privacy import scrub_batch
 from city_pipeline.consume.validation import ValidationOutcome, validate_parquet
 from city_pipeline.consume.warehouse import open_mart
 from city_pipeline.lake import atomic_path, write_bytes_atomic
 from city_pipeline.settings import Settings
-
-if TYPE_CHECKING:  # pandas is imported where used: loading definitions stays fast
-    import pandas as pd
 
 DEFAULT_KEEP_RELEASES = 7
 DATABASE_NAME = "city_marts.duckdb"
@@ -287,50 +284,161 @@ def publish_lock(published_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def csv_frame(table: pa.Table, timezone: str) -> pd.DataFrame:
-    """The table as text-friendly columns: lists as JSON arrays, timestamps as ISO 8601 in the
-    city's time zone, nullable integers without a trailing `.0`."""
-    import pandas as pd
+# The CSV is written by DuckDB (`COPY ... TO`, streaming) from a SELECT that turns every column into
+# the exact text the release has always published (the pandas `to_csv` of earlier releases, byte
+# for byte; tests/test_consume_release.py keeps that writer as the reference):
+#   strings as they are; booleans `True`/`False`; integers; doubles as Python's repr (`0.1`,
+#   `1e-05`, `1.0`, `nan`, `inf`), which is DuckDB's DOUBLE -> VARCHAR apart from the sign of NaN;
+#   dates `YYYY-MM-DD`; timestamps `YYYY-MM-DDTHH:MM:SS` (seconds truncated), with a zone in the
+#   city's time zone plus `+07:00` (zone rules from DuckDB's ICU, as pandas had them from IANA);
+#   lists as `json.dumps(..., ensure_ascii=False)`: `["a", "b"]`.
+# Quoting is Python's csv.QUOTE_MINIMAL: only fields holding `,` `"` CR or LF, `"` doubled.
+# DuckDB quotes an empty string (it is its NULL text) and, unless `comment ''`, a `#`: an empty
+# string is written as NULL (both are an empty field, as before), or as `""` in a one-column
+# table, where Python's csv writes a lone empty field that way. The byte-order mark is glued to
+# the first header name (DuckDB has no option for it).
+CSV_MEMORY_LIMIT = "512MB"
+# One thread: the rows stream out in file order with flat memory. With more, DuckDB's
+# order-preserving copy formats batches ahead and holds them until their turn (up to the memory
+# limit), which here was slower as well as larger (2 M complaints: 8 s and 0.23 GB on one thread,
+# 18 s and 0.66 GB on two).
+CSV_THREADS = 1
+BYTE_ORDER_MARK = "\ufeff"  # UTF-8 with BOM: Excel only detects UTF-8 (and so shows Thai) with it
+_CSV_OPTIONS = (
+    "format csv, header true, delimiter ',', quote '\"', escape '\"', nullstr '', comment '', "
+    "new_line '\\r\\n'"
+)
+_JSON_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
 
-    columns: dict[str, pd.Series] = {}
-    for field, column in zip(table.schema, table.columns, strict=True):
-        kind = field.type
-        if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind):
-            values = [
-                None if v is None else json.dumps(v, ensure_ascii=False, default=str)
-                for v in column.to_pylist()
-            ]
-            columns[field.name] = pd.Series(values, dtype=object)
-        elif pa.types.is_timestamp(kind):
-            series = column.to_pandas()
-            if kind.tz is not None:
-                series = series.dt.tz_convert(timezone)
-                text = series.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
-                    r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True
-                )
-            else:
-                text = series.dt.strftime("%Y-%m-%dT%H:%M:%S")
-            columns[field.name] = text
-        else:
-            columns[field.name] = column.to_pandas(types_mapper=pd.ArrowDtype)
-    return pd.DataFrame(columns)
+
+def _sql_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or kind == pa.string_view()
+
+
+def _json_string(value: str) -> str:
+    """`json.dumps(value, ensure_ascii=False)` of a VARCHAR: text without `"`, `\\` or control
+    characters is only put in quotes; the rest is escaped exactly as Python does (`\\n`, `\\u001b`
+    in lower case, where DuckDB's `to_json` writes `\\u001B`)."""
+    escaped = f"replace(replace({value}, '\\', '\\\\'), '\"', '\\\"')"
+    for code in range(0x20):
+        escape = _JSON_ESCAPES.get(code, "\\u" + format(code, "04x"))
+        escaped = f"replace({escaped}, chr({code}), '{escape}')"
+    plain = f"'\"' || {value} || '\"'"
+    return (
+        f"case when regexp_matches({value}, '[\\x00-\\x1f\"\\\\]') "
+        f"then '\"' || {escaped} || '\"' else {plain} end"
+    )
+
+
+def _json_item(value: str, kind: pa.DataType) -> str | None:
+    if _is_text(kind):
+        return _json_string(value)
+    if pa.types.is_integer(kind):
+        return f"{value}::varchar"
+    if pa.types.is_boolean(kind):
+        return f"case {value} when true then 'true' when false then 'false' end"
+    return None
+
+
+def _zone_suffix(local: str, instant: str) -> str:
+    """Python's `%z` of the offset, then `+0700` -> `+07:00` (an offset with seconds, such as
+    Bangkok's +06:42:04 before 1920, stays `+064204`, as pandas wrote it)."""
+    seconds = f"abs((epoch_us({local}) - epoch_us({instant})) // 1000000)"
+    sign = f"case when epoch_us({local}) < epoch_us({instant}) then '-' else '+' end"
+    hours = f"lpad(({seconds} // 3600)::varchar, 2, '0')"
+    minutes = f"lpad(({seconds} % 3600 // 60)::varchar, 2, '0')"
+    rest = f"lpad(({seconds} % 60)::varchar, 2, '0')"
+    return (
+        f"{sign} || {hours} || "
+        f"case when {seconds} % 60 = 0 then ':' || {minutes} else {minutes} || {rest} end"
+    )
+
+
+def csv_text(column: str, kind: pa.DataType, timezone: str) -> str | None:
+    """SQL for the CSV text of one column of Arrow type `kind` (NULL stays NULL), or None for a
+    type the release does not publish."""
+    if _is_text(kind):
+        return column
+    if pa.types.is_boolean(kind):
+        return f"case {column} when true then 'True' when false then 'False' end"
+    if pa.types.is_integer(kind):
+        return f"{column}::varchar"
+    if pa.types.is_float64(kind):
+        # Not `isnan`: from Parquet min/max statistics (which leave NaN out) DuckDB 2.0 concludes
+        # that a column holds no NaN and folds the test to false.
+        return f"replace({column}::varchar, '-nan', 'nan')"
+    if pa.types.is_date32(kind):
+        return f"{column}::varchar"
+    # Microseconds, as DuckDB hands out TIMESTAMP and TIMESTAMPTZ (DuckDB 2.0 cannot cast a
+    # millisecond timestamp before the year 1000 to one, so other units are not accepted).
+    if pa.types.is_timestamp(kind) and kind.unit == "us" and kind.tz is None:
+        return f"strftime({column}, '%Y-%m-%dT%H:%M:%S')"
+    if pa.types.is_timestamp(kind) and kind.unit == "us":
+        # pandas formats these with Python's strftime: the year is not zero-padded (`999-12-31`)
+        local = f"timezone({_sql_literal(timezone)}, {column})"
+        text = f"year({local})::varchar || strftime({local}, '-%m-%dT%H:%M:%S')"
+        return f"{text} || {_zone_suffix(local, column)}"
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        item = _json_item("csv_item", kind.value_type)
+        if item is not None:
+            items = f"list_transform({column}, lambda csv_item: coalesce({item}, 'null'))"
+            return f"'[' || array_to_string({items}, ', ') || ']'"
+    return None
+
+
+def csv_select(schema: pa.Schema, timezone: str) -> str:
+    """The select list that renders every column as its CSV text, the BOM on the first name."""
+    if not len(schema):
+        raise ValueError("a CSV needs at least one column")
+    columns = []
+    for number, field in enumerate(schema):
+        text = csv_text(_sql_identifier(field.name), field.type, timezone)
+        if text is None:
+            raise TypeError(f"column {field.name!r}: no CSV format for type {field.type}")
+        if len(schema) == 1:
+            text = f"coalesce({text}, '')"
+        elif _is_text(field.type):
+            text = f"nullif({text}, '')"
+        name = BYTE_ORDER_MARK + field.name if number == 0 else field.name
+        columns.append(f"{text} as {_sql_identifier(name)}")
+    return ", ".join(columns)
 
 
 def write_csv(table: pa.Table | Path, target: Path, timezone: str) -> None:
-    """The CSV of a table or of a Parquet file, streamed `CSV_BATCH_ROWS` rows at a time."""
-    if isinstance(table, pa.Table):
-        batches = table.to_batches(max_chunksize=CSV_BATCH_ROWS) or [table.schema.empty_table()]
-    else:
-        source = pq.ParquetFile(table)
-        batches = [source.schema_arrow.empty_table()] if source.metadata.num_rows == 0 else []
-        batches = batches or source.iter_batches(batch_size=CSV_BATCH_ROWS)
-    # UTF-8 with BOM: Excel only detects UTF-8 (and so shows Thai) when the BOM is there.
-    with target.open("w", encoding=CSV_ENCODING, newline="") as handle:
-        for number, batch in enumerate(batches):
-            chunk = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-            csv_frame(chunk, timezone).to_csv(
-                handle, index=False, header=number == 0, lineterminator="\r\n"
-            )
+    """The CSV of a Parquet file (or of a table, read `CSV_BATCH_ROWS` rows at a time), written
+    by DuckDB straight from it, streaming, within `CSV_MEMORY_LIMIT`. Types the release does not
+    publish (structs, float32, decimals, timestamps not in microseconds, ...) raise TypeError
+    before anything is written."""
+    config = {
+        "memory_limit": CSV_MEMORY_LIMIT,
+        "threads": CSV_THREADS,
+        "preserve_insertion_order": True,
+    }
+    with duckdb.connect(":memory:", config=config) as connection:
+        if isinstance(table, pa.Table):
+            schema = table.schema
+            batches = table.to_batches(max_chunksize=CSV_BATCH_ROWS)
+            connection.register("csv_source", pa.RecordBatchReader.from_batches(schema, batches))
+            source = "csv_source"
+        else:
+            schema = pq.ParquetFile(table).schema_arrow
+            source = f"read_parquet({_sql_literal(str(table))})"
+        connection.execute(
+            f"copy (select {csv_select(schema, timezone)} from {source}) "
+            f"to {_sql_literal(str(target))} ({_CSV_OPTIONS})"
+        )
+    with target.open("r+b") as handle:  # a first name that needs quotes: BOM before the quote
+        if handle.read(4) == b'"' + BYTE_ORDER_MARK.encode():
+            handle.seek(0)
+            handle.write(BYTE_ORDER_MARK.encode() + b'"')
 
 
 def write_database(marts: list[PreparedMart], target: Path, release_id: str) -> None:

@@ -23,7 +23,9 @@
     {%- if min_date is none -%}
         true
     {%- else -%}
-        {{ date_expr }} between date '{{ min_date }}' - interval {{ pad_days }} day and date '{{ max_date }}' + interval {{ pad_days }} day
+        {#- date +/- integer stays a DATE (an interval would make it a TIMESTAMP, and DuckDB
+            then filters after the staging dedupe windows instead of below them) -#}
+        {{ date_expr }} between date '{{ min_date }}' - {{ pad_days }} and date '{{ max_date }}' + {{ pad_days }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -33,8 +33,10 @@ renamed as (
 final as (
 
     select * from renamed
+    -- measured_date is implied by measured_at; naming it lets DuckDB push a mart's one-day
+    -- filter below this window instead of ranking all history first.
     qualify row_number() over (
-            partition by station_id, measured_at order by partition_date desc
+            partition by station_id, measured_date, measured_at order by partition_date desc
         ) = 1
 
 )

@@ -31,7 +31,11 @@ renamed as (
 final as (
 
     select * from renamed
-    qualify row_number() over (partition by observed_at order by partition_date desc) = 1
+    -- observed_date is implied by observed_at; naming it lets a mart's one-day filter reach
+    -- below this window (see stg_air4thai_hourly).
+    qualify row_number() over (
+            partition by observed_date, observed_at order by partition_date desc
+        ) = 1
 
 )
 

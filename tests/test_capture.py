@@ -3,6 +3,7 @@ go when the source can, and writes the same raw files as day-by-day parsing woul
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import date, timedelta
 
@@ -97,14 +98,7 @@ SPEC = CaptureSpec(
     parse_window=parse_many,
     sort_keys={"readings": ("reading_id",)},
 )
-DAY_BY_DAY = CaptureSpec(
-    name="readings",
-    source="open_meteo",
-    tables=("readings",),
-    fetch=fetch_readings,
-    parse=parse_one,
-    sort_keys={"readings": ("reading_id",)},
-)
+DAY_BY_DAY = dataclasses.replace(SPEC, parse_window=None)
 
 
 @pytest.fixture

@@ -173,18 +173,12 @@ with_province as (
 
     select
         keyed.*,
-        case
-            when exact.candidates = 1 then exact.admin_code
-            when exact.candidates is null and loose.candidates = 1 then loose.admin_code
-        end as province_code_named,
-        case
-            when keyed.province_key is null then 'missing'
-            when exact.candidates = 1 then 'resolved'
-            when exact.candidates > 1 then 'ambiguous'
-            when loose.candidates = 1 then 'resolved_loosely'
-            when loose.candidates > 1 then 'ambiguous'
-            else 'unresolved'
-        end as province_status
+        {{ resolved_code(
+            'exact.candidates', 'exact.admin_code', 'loose.candidates', 'loose.admin_code'
+        ) }} as province_code_named,
+        {{ resolution_status(
+            'keyed.province_key', 'exact.candidates', 'loose.candidates'
+        ) }} as province_status
     from keyed
     left join province_keys as exact on keyed.province_key = exact.name_key
     left join province_loose_keys as loose on keyed.province_loose_key = loose.loose_key
@@ -205,18 +199,12 @@ with_district as (
 
     select
         scoped.*,
-        case
-            when exact.candidates = 1 then exact.admin_code
-            when exact.candidates is null and loose.candidates = 1 then loose.admin_code
-        end as district_code_named,
-        case
-            when scoped.district_key is null then 'missing'
-            when exact.candidates = 1 then 'resolved'
-            when exact.candidates > 1 then 'ambiguous'
-            when loose.candidates = 1 then 'resolved_loosely'
-            when loose.candidates > 1 then 'ambiguous'
-            else 'unresolved'
-        end as district_status
+        {{ resolved_code(
+            'exact.candidates', 'exact.admin_code', 'loose.candidates', 'loose.admin_code'
+        ) }} as district_code_named,
+        {{ resolution_status(
+            'scoped.district_key', 'exact.candidates', 'loose.candidates'
+        ) }} as district_status
     from scoped
     left join district_keys as exact
         on scoped.scope_province_code = exact.province_code
@@ -259,18 +247,12 @@ with_subdistrict as (
 
     select
         with_district.*,
-        case
-            when found.exact_candidates = 1 then found.exact_code
-            when coalesce(found.exact_candidates, 0) = 0 and found.loose_candidates = 1 then found.loose_code
-        end as subdistrict_code,
-        case
-            when with_district.subdistrict_key is null then 'missing'
-            when found.exact_candidates = 1 then 'resolved'
-            when found.exact_candidates > 1 then 'ambiguous'
-            when found.loose_candidates = 1 then 'resolved_loosely'
-            when found.loose_candidates > 1 then 'ambiguous'
-            else 'unresolved'
-        end as subdistrict_status
+        {{ resolved_code(
+            'found.exact_candidates', 'found.exact_code', 'found.loose_candidates', 'found.loose_code'
+        ) }} as subdistrict_code,
+        {{ resolution_status(
+            'with_district.subdistrict_key', 'found.exact_candidates', 'found.loose_candidates'
+        ) }} as subdistrict_status
     from with_district
     left join subdistrict_candidates as found
         on with_district.source = found.source

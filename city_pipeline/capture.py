@@ -109,8 +109,6 @@ def write_raw_tables(
     return written
 
 
-EPOCH = date(1970, 1, 1)
-
 # Landed bytes parsed in one go by `parse_window`: bounds memory (a window's temp tables and
 # Arrow results are held until written: up to ~12x the landed JSON for Air4Thai's nested history,
 # 2.9 GB at 256 MB) while spreading per-query costs over many days (a window costs ~50 ms).
@@ -228,12 +226,22 @@ def rebuild_raw(spec: CaptureSpec, day: date, settings: Settings) -> dict[str, T
     return result.tables
 
 
-def split_by_partition(table: pa.Table, column: str, days: Iterable[date]) -> dict[date, pa.Table]:
-    """A window's rows per partition day in `column` (dropped), in the table's order; a day
-    without rows gets an empty table with the same columns."""
+def split_by_partition(table: pa.Table, column: str, keys: Iterable[Any]) -> dict[Any, pa.Table]:
+    """A window's rows per partition: `keys` are the partitions' values in `column` (a day, or a
+    position in the window), which is dropped. Parsers emit a window ordered by `column`, so each
+    partition is one zero-copy slice, whatever the number of days; one without rows gets an empty
+    table with the same columns."""
     import pyarrow.compute as pc  # the capture path only; keeps loading definitions light
 
-    # Compared as days since 1970-01-01: Python dates into Arrow would import pandas (~0.3 s).
-    day_numbers = table.column(column).cast(pa.int32())
-    rows = table.drop_columns([column])
-    return {day: rows.filter(pc.equal(day_numbers, (day - EPOCH).days)) for day in days}
+    values = table.column(column)
+    if len(values) > 1 and not pc.all(pc.less_equal(values[:-1], values[1:])).as_py():
+        raise ValueError(f"a window's rows must be ordered by {column}")
+    counts = {c["values"]: c["counts"] for c in pc.value_counts(values).to_pylist()}
+    rows, start, parts = table.drop_columns([column]), 0, {}
+    keys = list(keys)
+    for key in sorted(keys):
+        parts[key] = rows.slice(start, counts.get(key, 0))
+        start += counts.get(key, 0)
+    if start != table.num_rows:  # rows of a partition not asked for: never drop them silently
+        raise ValueError(f"a window's rows hold {column} values outside its partitions")
+    return {key: parts[key] for key in keys}

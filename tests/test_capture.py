@@ -66,7 +66,7 @@ def _select(contexts: Sequence[ParseContext]) -> pa.Table:
         "CREATE TEMP TABLE staged AS SELECT f.day, r.reading_id, r.value FROM ("
         f"SELECT filename, unnest(readings, recursive := true) FROM read_json([{paths}], "
         "columns={'readings': 'STRUCT(reading_id VARCHAR, value VARCHAR)[]'}, filename=true)"
-        ") r JOIN partition_files f ON f.path = r.filename"
+        ") r JOIN partition_files f ON f.path = r.filename ORDER BY f.day"
     )
     calls.append([c.day for c in contexts])
     return typed_select(
@@ -164,22 +164,23 @@ def test_a_failed_fetch_keeps_landed_days_rebuildable(settings):
 
 
 def test_a_window_parser_that_drops_a_day_is_an_error(settings):
-    spec = CaptureSpec(
-        name="readings",
-        source="open_meteo",
-        tables=("readings",),
-        fetch=fetch_readings,
-        parse=parse_one,
-        parse_window=lambda contexts: {contexts[0].day: {}},
-    )
+    spec = dataclasses.replace(SPEC, parse_window=lambda contexts: {contexts[0].day: {}})
     contexts = [ParseContext("readings", day, (), settings) for day in DAYS[:2]]
     with pytest.raises(SourceError, match=r"returned nothing for partitions \[datetime.date"):
         parse_partitions(spec, contexts)
 
 
-def test_split_by_partition_keeps_order_and_gives_empty_days_the_columns():
-    table = pa.table({"day": [DAYS[1], DAYS[0], DAYS[1]], "v": [3, 1, 2]})
+def test_split_by_partition_slices_each_day_and_gives_empty_days_the_columns():
+    table = pa.table({"day": [DAYS[0], DAYS[1], DAYS[1]], "v": [1, 3, 2]})
     parts = split_by_partition(table, "day", DAYS[:3])
     assert parts[DAYS[1]].to_pylist() == [{"v": 3}, {"v": 2}]
     assert parts[DAYS[0]].column("v").to_pylist() == [1]
     assert parts[DAYS[2]].num_rows == 0 and parts[DAYS[2]].schema == parts[DAYS[0]].schema
+
+
+def test_split_by_partition_never_misplaces_or_drops_rows():
+    unordered = pa.table({"day": [DAYS[1], DAYS[0], DAYS[1]], "v": [3, 1, 2]})
+    with pytest.raises(ValueError, match="ordered by day"):
+        split_by_partition(unordered, "day", DAYS[:2])
+    with pytest.raises(ValueError, match="outside its partitions"):
+        split_by_partition(pa.table({"day": [DAYS[0], DAYS[4]], "v": [1, 2]}), "day", DAYS[:2])

@@ -1018,8 +1018,6 @@ def parse_window(contexts: Sequence[ParseContext]) -> dict[date, dict[str, pa.Ta
     for that day alone (versions deduplicated within the day), a day without rows is empty."""
     pages = [page for ctx in contexts for page in _pages_of(ctx)]
     table = parse_pages(pages, contexts[0].source, by_day=True)
-    if len(contexts) == 1:
-        return {contexts[0].day: {TABLE: table.drop_columns(["_day"])}}
     days = split_by_partition(table, "_day", [ctx.day for ctx in contexts])
     return {day: {TABLE: rows} for day, rows in days.items()}
 

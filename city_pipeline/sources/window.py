@@ -20,7 +20,7 @@ from typing import NoReturn
 import duckdb
 import pyarrow as pa
 
-from city_pipeline.capture import ParseContext
+from city_pipeline.capture import ParseContext, split_by_partition
 from city_pipeline.lake import LandedFile
 from city_pipeline.sources.common import (
     ErrorContext,
@@ -174,14 +174,7 @@ def _json_type_name(value: object) -> str:
 
 
 def split(table: pa.Table, parts: Sequence[Part]) -> dict[date, pa.Table]:
-    """A window's rows per partition day, `_batch` (the partition's place in the window) dropped;
-    a day without rows gets an empty table with the same columns. The rows come ordered by
-    `_batch`, so each day is one zero-copy slice, whatever the number of days."""
-    import pyarrow.compute as pc  # the capture path only (and numpy conversions import pandas)
-
-    counts = {c["values"]: c["counts"] for c in pc.value_counts(table["_batch"]).to_pylist()}
-    rows, start, days = table.drop_columns(["_batch"]), 0, {}
-    for batch_no, part in enumerate(parts):
-        days[part.day] = rows.slice(start, counts.get(batch_no, 0))
-        start += counts.get(batch_no, 0)
-    return days
+    """A window's rows per partition day, `_batch` (the partition's place in the window, the
+    rows' order) dropped; a day without rows gets an empty table with the same columns."""
+    by_batch = split_by_partition(table, "_batch", range(len(parts)))
+    return {part.day: by_batch[n] for n, part in enumerate(parts)}

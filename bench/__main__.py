@@ -145,7 +145,8 @@ def run_dbt(
         ("parse", ["parse"], False),
         ("full", curate.build_args(settings), True),
         ("daily", [*curate.build_args(settings, one_day), "--select", curate.DAILY_SELECT], False),
-        ("rest", [*curate.build_args(settings), "--exclude", curate.DAILY_SELECT], False),
+        # `curate_models` as the nightly job runs it: with the run's window (curate.run_window)
+        ("rest", [*curate.build_args(settings, one_day), "--exclude", curate.DAILY_SELECT], False),
     ]
     out = []
     for name, args, fresh in (r for r in runs if r[0] in names):

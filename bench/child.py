@@ -124,31 +124,12 @@ def dbt_flags(workdir: Path, profiles_dir: Path | None = None) -> list[str]:
     ]
 
 
-def _nightly_rest_args(args: list[str], workdir: Path) -> list[str]:
-    """The `rest` run as the nightly job runs it: `curate_models` (`--exclude tag:daily`) takes the
-    run's daily window (`defs.curate.run_window`), so its incremental models process the day's
-    tickets only. The parent builds `rest` without a window; give it the `daily` run's day (the
-    benchmark's last day), so that nightly = daily + rest is what the nightly job runs."""
-    excluded = {value for flag, value in zip(args, args[1:], strict=False) if flag == "--exclude"}
-    if "tag:daily" not in excluded or "--vars" not in args:
-        return args
-    at = args.index("--vars") + 1
-    variables = json.loads(args[at])
-    if "min_date" in variables:
-        return args
-    from bench.city import bench_settings
-
-    last = bench_settings(workdir).config.recorded_window.end.isoformat()
-    variables.update(min_date=last, max_date=last)
-    return [*args[:at], json.dumps(variables), *args[at + 1 :]]
-
-
 def stage_dbt(workdir: Path, options: argparse.Namespace) -> Result:
     """One dbt invocation through dbt's Python API; `--args` (JSON) come from the parent, which
     builds them with `defs.curate.build_args` (so this process never imports Dagster)."""
     from dbt.cli.main import dbtRunner
 
-    args = _nightly_rest_args(json.loads(options.args), workdir)
+    args = json.loads(options.args)
     warehouse = workdir / "data" / "warehouse" / "city.duckdb"
     if options.fresh:
         for path in warehouse.parent.glob("city.duckdb*"):
@@ -179,7 +160,6 @@ def stage_dbt(workdir: Path, options: argparse.Namespace) -> Result:
             "by_resource_type": {k: {"nodes": c, "s": t} for k, (c, t) in sorted(by_type.items())},
             "slowest": [{"node": n, "s": s} for s, n, _ in nodes[:6]],
             "not_passed": [{"node": n, "status": st} for _, n, st in failed],
-            "args_run": args,
         },
     }
 

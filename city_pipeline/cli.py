@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -146,22 +147,33 @@ def execute(
     instance: dg.DagsterInstance,
     from_landing: bool = False,
 ) -> dg.ExecuteInProcessResult:
+    from city_pipeline import recovery
+    from city_pipeline.defs.automation import WAREHOUSE_POOL
+
     job = defs.resolve_job_def(job_name)
     source = " (raw rebuilt from landing)" if from_landing else ""
     print(f"\n== {job_name}: partitions {start} .. {end}{source}", flush=True)
-    return job.execute_in_process(
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": start,
-            "dagster/asset_partition_range_end": end,
-            "city_pipeline/launched_by": "cli",
-        },
-        run_config={
-            "loggers": {"console": {"config": {"log_level": "INFO"}}},
-            "ops": capture_config(job, from_landing),
-        },
-        raise_on_error=False,
-    )
+    run_id = str(uuid.uuid4())
+    with recovery.announce_waits(instance, run_id, [WAREHOUSE_POOL], say):
+        return job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            tags={
+                "dagster/asset_partition_range_start": start,
+                "dagster/asset_partition_range_end": end,
+                "city_pipeline/launched_by": "cli",
+                recovery.PROCESS_TAG: recovery.process_tag(),
+            },
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                "ops": capture_config(job, from_landing),
+            },
+            raise_on_error=False,
+        )
+
+
+def say(message: str) -> None:
+    print(f"city-pipeline: {message}", flush=True)
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -174,6 +186,7 @@ def command_run(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
+    from city_pipeline import recovery
     from city_pipeline.defs import automation
     from city_pipeline.defs.build import build_definitions
 
@@ -186,6 +199,7 @@ def command_run(args: argparse.Namespace) -> int:
     defs = build_definitions(settings)
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     with dg.DagsterInstance.get() as instance:
+        recovery.report(recovery.recover(instance), say)
         if automation.monthly_keys(assets):
             summary.add(
                 execute(

@@ -51,6 +51,7 @@ NIGHTLY_SCHEDULE = "nightly_refresh_schedule"
 MONTHLY_SCHEDULE = "monthly_refresh_schedule"
 ALERT_SENSOR = "run_failure_alerts"
 AUTOMATION_SENSOR = "city_automation"
+REAPER_SENSOR = "dead_run_reaper"
 
 NIGHTLY_CRON = "0 2 * * *"  # 02:00 city time: yesterday is complete at every source by then
 MONTHLY_CRON = "0 1 15 * *"  # 01:00 on the 15th, before the nightly run picks up new marts
@@ -389,6 +390,22 @@ def run_failure_alerts(context: dg.RunFailureSensorContext, city: CityResource) 
         context.log.info(f"alert webhook {redacted(url)}: {outcome}")
 
 
+@dg.sensor(
+    name=REAPER_SENSOR,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Fails runs whose process is gone (kill -9, out of memory, reboot) and frees the "
+    "warehouse pool slots they held, so later runs never wait for a dead one "
+    "(city_pipeline/recovery.py).",
+)
+def dead_run_reaper(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    from city_pipeline import recovery
+
+    recovered = recovery.recover(context.instance)
+    recovery.report(recovered, context.log.warning)
+    return dg.SkipReason(f"{len(recovered)} dead run(s) recovered" if recovered else "no dead run")
+
+
 # --- assembly ---------------------------------------------------------------------------------
 
 
@@ -417,5 +434,5 @@ def build_automation_defs(
     return dg.Definitions(
         jobs=[monthly_job, nightly_job],
         schedules=schedules,
-        sensors=[run_failure_alerts, automation_sensor(running)],
+        sensors=[run_failure_alerts, dead_run_reaper, automation_sensor(running)],
     )

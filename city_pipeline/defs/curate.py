@@ -28,7 +28,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -149,8 +149,19 @@ def dbt_vars(settings: Settings, window: Mapping[str, str] | None = None) -> dic
 
 
 def build_args(settings: Settings, window: Mapping[str, str] | None = None) -> list[str]:
-    """`dbt build` arguments for one run (dagster-dbt adds the --select of the run's assets)."""
+    """`dbt build` arguments: models, seeds and data tests in one invocation (a bare build, the
+    benchmark). dagster-dbt adds the --select of the run's assets."""
     return ["build", "--vars", json.dumps(dbt_vars(settings, window)), *BUILD_FLAGS]
+
+
+def model_args(settings: Settings, window: Mapping[str, str] | None = None) -> list[str]:
+    """`dbt build` of seeds and models only: the first of a run's two invocations."""
+    return [*build_args(settings, window), "--exclude-resource-type", "test"]
+
+
+def test_args(settings: Settings, window: Mapping[str, str] | None = None) -> list[str]:
+    """`dbt test` of the run's models: the second invocation, after every model is built."""
+    return ["test", "--vars", json.dumps(dbt_vars(settings, window)), *BUILD_FLAGS]
 
 
 def run_window(context: AssetExecutionContext) -> dict[str, str] | None:
@@ -230,21 +241,60 @@ def run_dbt_build(
     settings: Settings,
     window: Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
-    """Build the run's dbt selection and stream assets, checks, row counts and column schemas."""
-    args = build_args(settings, window)
+    """Build the run's dbt selection, then test it, streaming assets, checks, row counts and
+    column schemas.
+
+    Models first, tests after, in two invocations: in one `dbt build` a failed test skips every
+    model downstream of it, and the Dagster steps that wait for those models (every other daily
+    mart, the release) would be skipped too. Built apart, every model is built; a failed test is a
+    failed check, and the consume layer holds back only the marts at or below it
+    (`defs/consume.py`). A model that fails to build still fails the step. The test invocation
+    shares the first one's target folder, so dbt reuses its parse (same vars: partial parsing).
+    """
+    build = yield from stream_dbt(
+        context, dbt, settings, model_args(settings, window), with_metadata=True
+    )
+    tests = yield from stream_dbt(
+        context,
+        dbt,
+        settings,
+        test_args(settings, window),
+        target_path=build.target_path,
+        raise_on_error=False,
+    )
+    # Each run writes its own target folder; keep it only when something failed (logs,
+    # run_results.json), so a nightly pipeline does not fill the disk with copies of the manifest.
+    if build.is_successful() and tests.is_successful():
+        shutil.rmtree(build.target_path, ignore_errors=True)
+
+
+def stream_dbt(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    settings: Settings,
+    args: list[str],
+    *,
+    target_path: Path | None = None,
+    raise_on_error: bool = True,
+    with_metadata: bool = False,
+) -> Generator[Any, None, Any]:
+    """One dbt invocation against this city's warehouse: yields its events (with row counts and
+    column schemas when `with_metadata`) and returns the invocation."""
     context.log.info(f"dbt {' '.join(args)}")
     # dbt's in-process adapter (row counts, column schemas) chdirs into the project; keep the
     # caller's working directory so relative paths elsewhere in the process stay valid.
     with warehouse_env(settings), contextlib.chdir(Path.cwd()):
-        invocation = dbt.cli(args, context=context)
+        invocation = dbt.cli(
+            args, context=context, target_path=target_path, raise_on_error=raise_on_error
+        )
+        events = invocation.stream()
+        if with_metadata:
+            events = events.fetch_row_counts().fetch_column_metadata()
         try:
-            yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+            yield from events
         finally:
             release_warehouse(invocation.adapter)
-    # Each invocation writes its own target folder; keep it only when the run failed (logs,
-    # run_results.json), so a nightly pipeline does not fill the disk with copies of the manifest.
-    if invocation.is_successful():
-        shutil.rmtree(invocation.target_path, ignore_errors=True)
+    return invocation
 
 
 def release_warehouse(adapter: Any) -> None:

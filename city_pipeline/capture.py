@@ -21,7 +21,7 @@ from city_pipeline import lake
 from city_pipeline.http import build_session
 from city_pipeline.lake import LandedFile, LandingBatch
 from city_pipeline.settings import Settings
-from city_pipeline.sources.common import FetchContext, SourceError
+from city_pipeline.sources.common import FetchContext, SourceError, quarantining
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class CaptureResult:
     day: date
     batch: LandingBatch
     tables: dict[str, TableWritten]
+    quarantine: TableWritten | None = None
 
     @property
     def landed_bytes(self) -> int:
@@ -86,6 +87,7 @@ class CaptureResult:
             "landed_bytes": self.landed_bytes,
             "sha256": [f.sha256 for f in self.batch.files],
             "source_urls": self.urls,
+            "quarantined_rows": self.quarantine.rows if self.quarantine else 0,
         }
 
 
@@ -128,19 +130,84 @@ def parse_partitions(
     return {ctx.day: spec.parse(ctx) for ctx in contexts}
 
 
+def quarantine_table(spec: CaptureSpec) -> str:
+    """The raw table holding a capture's quarantined values: `quarantine_<capture>`."""
+    return f"quarantine_{spec.name}"
+
+
 def write_batches(
     spec: CaptureSpec, batches: Sequence[LandingBatch], settings: Settings
-) -> dict[date, dict[str, TableWritten]]:
-    """Rebuild the raw tables of complete landed batches (one per partition)."""
+) -> dict[date, tuple[dict[str, TableWritten], TableWritten]]:
+    """Rebuild the raw tables of complete landed batches (one per partition), with each
+    partition's quarantine table (values that did not type, set aside)."""
     contexts = [
         ParseContext(source=spec.name, day=b.day, files=tuple(b.files), settings=settings)
         for b in batches
     ]
-    parsed = parse_partitions(spec, contexts)
-    return {
-        ctx.day: write_raw_tables(spec, ctx, parsed[ctx.day], batch.lineage())
-        for ctx, batch in zip(contexts, batches, strict=True)
-    }
+    with quarantining() as quarantine:
+        parsed = parse_partitions(spec, contexts)
+    bad = split_quarantine(quarantine.table(), contexts)
+    written = {}
+    for ctx, batch in zip(contexts, batches, strict=True):
+        check_quarantine_share(spec, ctx, parsed[ctx.day], bad[ctx.day])
+        tables = write_raw_tables(spec, ctx, parsed[ctx.day], batch.lineage())
+        written[ctx.day] = (tables, write_quarantine(spec, ctx, bad[ctx.day], batch))
+    return written
+
+
+def split_quarantine(table: pa.Table, contexts: Sequence[ParseContext]) -> dict[date, pa.Table]:
+    """Quarantined values per partition (a value of no known partition goes to the first)."""
+    import pyarrow.compute as pc
+
+    labels = [ctx.day.isoformat() for ctx in contexts]
+    parts = {}
+    for ctx, label in zip(contexts, labels, strict=True):
+        mask = pc.equal(table.column("partition"), label)
+        if ctx is contexts[0]:
+            mask = pc.or_kleene(
+                mask, pc.invert(pc.is_in(table.column("partition"), pa.array(labels)))
+            )
+        parts[ctx.day] = table.filter(pc.fill_null(mask, ctx is contexts[0]))
+    return parts
+
+
+def check_quarantine_share(
+    spec: CaptureSpec, ctx: ParseContext, tables: dict[str, pa.Table], bad: pa.Table
+) -> None:
+    """A few bad rows are quarantined; past the source's `quarantine_max_share` of a partition's
+    rows the source itself is broken (a changed format): fail the partition, naming the field."""
+    if not bad.num_rows:
+        return
+    import pyarrow.compute as pc
+
+    bad_rows = len(pc.unique(bad.column("row_index")))
+    total = bad_rows + sum(t.num_rows for t in tables.values())
+    limit = ctx.settings.source(spec.source).quarantine_max_share
+    if bad_rows / total > limit:
+        first = bad.slice(0, 1).to_pylist()[0]
+        raise ctx.error(
+            f"{bad_rows} of {total} rows ({bad_rows / total:.1%}) have values that do not type, "
+            f"more than quarantine_max_share={limit:.0%}: the payload's format may have changed "
+            f"(first: {first['value']!r}, {first['reason']})",
+            field=first["field"],
+        )
+
+
+def write_quarantine(
+    spec: CaptureSpec, ctx: ParseContext, bad: pa.Table, batch: LandingBatch
+) -> TableWritten:
+    """Write the partition's quarantine table (empty when nothing was set aside, so a re-run
+    that fixed the data also clears it). The landed file is the batch's (its one file, or its
+    files listed when a value could come from several)."""
+    files = ", ".join(str(f.path) for f in batch.files)
+    bad = bad.set_column(
+        bad.schema.get_field_index("landed_file"),
+        "landed_file",
+        pa.array([files] * bad.num_rows, pa.string()),
+    )
+    path = lake.raw_partition_path(ctx.settings.lake_dir, quarantine_table(spec), ctx.day)
+    lake.write_parquet_atomic(bad, path, batch.lineage())
+    return TableWritten(quarantine_table(spec), path, bad.num_rows, bad.schema)
 
 
 def windows(
@@ -182,7 +249,8 @@ def write_windows(
     for window in windows(batches, max_bytes):
         written = write_batches(spec, window, settings)
         for batch in window:
-            yield CaptureResult(spec=spec, day=batch.day, batch=batch, tables=written[batch.day])
+            tables, quarantine = written[batch.day]
+            yield CaptureResult(spec, batch.day, batch, tables, quarantine)
 
 
 def run_captures(
@@ -245,3 +313,19 @@ def split_by_partition(table: pa.Table, column: str, keys: Iterable[Any]) -> dic
     if start != table.num_rows:  # rows of a partition not asked for: never drop them silently
         raise ValueError(f"a window's rows hold {column} values outside its partitions")
     return {key: parts[key] for key in keys}
+
+
+def quarantine_counts(lake_dir: Path) -> dict[str, int]:
+    """Quarantined values per quarantine table, over every partition of the lake."""
+    import duckdb
+
+    files = sorted((lake_dir / "raw").glob("quarantine_*/date=*/*.parquet"))
+    if not files:
+        return {}
+    paths = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"select regexp_extract(filename, '/(quarantine_[^/]+)/date=', 1), count(*) "
+            f"from read_parquet({paths}, filename = true) group by 1 order by 1"
+        ).fetchall()
+    return {table: count for table, count in rows if count}

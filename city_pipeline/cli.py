@@ -78,6 +78,8 @@ class Summary:
     partitions: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     checks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     failures: list[str] = field(default_factory=list)
+    held_back: dict[str, dict] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, result: dg.ExecuteInProcessResult) -> None:
         import dagster as dg
@@ -93,6 +95,12 @@ class Summary:
             if rows is not None and (key, event.step_key) not in seen_runs:
                 seen_runs.add((key, event.step_key))
                 self.rows[key] += int(rows.value)
+            quarantined = mat.metadata.get("quarantined_rows")
+            if quarantined is not None:
+                self.quarantined[key] += int(quarantined.value)
+            hold = mat.metadata.get("held_back")
+            if hold is not None:
+                self.held_back[key] = hold.value
         for evaluation in result.get_asset_check_evaluations():
             warn_only = evaluation.severity == dg.AssetCheckSeverity.WARN
             status = "passed" if evaluation.passed else ("WARN" if warn_only else "FAILED")
@@ -117,6 +125,14 @@ class Summary:
             print(f"    {line}")
         for failure in self.failures:
             print(f"  failed: {failure}")
+        for key, rows in sorted(self.quarantined.items()):
+            if rows:
+                print(f"  quarantined: {rows:,} row(s) of {key} (raw/quarantine_*; see status)")
+        if self.held_back:
+            from city_pipeline.defs.gates import describe_hold
+
+            for hold in self.held_back.values():
+                print("  " + describe_hold(hold).replace("\n", "\n  "))
         print("\nOutputs")
         print(f"  landing + raw Parquet : {settings.lake_dir}")
         print(f"  warehouse (DuckDB)    : {settings.warehouse_path}")
@@ -240,7 +256,15 @@ def command_status(args: argparse.Namespace) -> int:
         f"times in {settings.city.timezone}"
     )
     with dg.DagsterInstance.get() as instance:
-        text, code = status.report(defs, instance, settings.city.timezone, title, args.json)
+        text, code = status.report(
+            defs,
+            instance,
+            settings.city.timezone,
+            title,
+            args.json,
+            published_dir=settings.published_dir,
+            lake_dir=settings.lake_dir,
+        )
     print(text)
     return code
 

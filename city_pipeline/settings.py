@@ -109,6 +109,9 @@ class SourceSettings(Strict):
     retries: int = Field(default=5, ge=0, le=20)
     backoff_factor_s: float = Field(default=1.0, ge=0)
     backoff_max_s: float = Field(default=60.0, ge=0)
+    # Rows whose values do not type are quarantined (raw/quarantine_<capture>); past this share
+    # of a partition's rows the partition fails instead (a changed format, not a few bad rows).
+    quarantine_max_share: float = Field(default=0.05, ge=0, le=1)
 
     @field_validator("base_url")
     @classmethod

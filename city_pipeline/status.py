@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -192,7 +193,12 @@ def _checks_summary(checks: Sequence[CheckStatus]) -> str:
 
 
 def render(
-    title: str, instance_label: str, jobs: Sequence[JobStatus], assets: Sequence[AssetStatus]
+    title: str,
+    instance_label: str,
+    jobs: Sequence[JobStatus],
+    assets: Sequence[AssetStatus],
+    health: Mapping[str, Any] | None = None,
+    quarantined: Mapping[str, int] | None = None,
 ) -> str:
     lines = [title, f"Dagster instance: {instance_label}", "", "Last runs"]
     for job in jobs:
@@ -211,7 +217,12 @@ def render(
                 f"  {a.key:<44} {when:<26} {a.newest_partition or '':<17} "
                 f"{a.freshness:<9} {_checks_summary(a.checks)}"
             )
-    problems = [p for a in assets for p in a.problems]
+    if quarantined:
+        lines += ["", "Quarantined rows (values that did not type; lake/raw/quarantine_*)"]
+        lines += [f"  {table:<44} {rows:>8,}" for table, rows in quarantined.items()]
+    problems = [p for a in assets for p in a.problems] + hold_problems(
+        health or {"stale": {}, "withheld": {}}
+    )
     lines += [
         "",
         f"{len(problems)} problem(s)"
@@ -232,6 +243,28 @@ def instance_label(instance: dg.DagsterInstance) -> str:
     return f"{instance.root_directory} ({storage or 'unknown'} storage)"
 
 
+def published_health(published_dir: Path | None) -> dict[str, Any]:
+    """The current release's stale (held-back, last good version) and withheld marts."""
+    manifest = published_dir / "current" / "release.json" if published_dir else None
+    if manifest is None or not manifest.exists():
+        return {"release_id": None, "stale": {}, "withheld": {}}
+    release = json.loads(manifest.read_text("utf-8"))
+    return {
+        "release_id": release.get("release_id"),
+        "stale": release.get("stale", {}),
+        "withheld": release.get("withheld", {}),
+    }
+
+
+def hold_problems(health: Mapping[str, Any]) -> list[str]:
+    found = []
+    for kind, label in (("stale", "stale, last good version published"), ("withheld", "withheld")):
+        for mart, hold in health[kind].items():
+            reasons = "; ".join(r.get("summary", "?") for r in hold.get("reasons", [])[:2])
+            found.append(f"published/{mart}: {label} since {hold.get('held_since')} ({reasons})")
+    return found
+
+
 def report(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -239,21 +272,29 @@ def report(
     title: str,
     as_json: bool = False,
     now: float | None = None,
+    published_dir: Path | None = None,
+    lake_dir: Path | None = None,
 ) -> tuple[str, int]:
     """The status text (or JSON) and the exit code (1 when something needs attention)."""
+    from city_pipeline.capture import quarantine_counts
+
     tz = ZoneInfo(timezone)
     assets = asset_statuses(defs, instance, tz, now)
     jobs = job_statuses(instance, [automation.NIGHTLY_JOB, automation.MONTHLY_JOB], tz)
-    problems = [p for a in assets for p in a.problems]
+    health = published_health(published_dir)
+    quarantined = quarantine_counts(lake_dir) if lake_dir else {}
+    problems = [p for a in assets for p in a.problems] + hold_problems(health)
     if as_json:
         payload: Mapping[str, Any] = {
             "title": title,
             "timezone": timezone,
             "jobs": [asdict(j) for j in jobs],
             "assets": [asdict(a) for a in assets],
+            "published": health,
+            "quarantined": quarantined,
             "problems": problems,
         }
         text = json.dumps(payload, ensure_ascii=False, indent=2)
     else:
-        text = render(title, instance_label(instance), jobs, assets)
+        text = render(title, instance_label(instance), jobs, assets, health, quarantined)
     return text, 1 if problems else 0

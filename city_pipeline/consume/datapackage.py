@@ -12,6 +12,7 @@ each Parquet file is the tabular resource whose rows the Table Schema validates.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,15 @@ def file_facts(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "hash": f"sha256:{digest.hexdigest()}"}
 
 
-def mart_resources(mart: PublishedMart, schema: pa.Schema, release_dir: Path) -> list[dict]:
+def stale_reason(hold: Mapping[str, Any]) -> str:
+    """One line: since when the mart is held back and why (its first reasons)."""
+    reasons = "; ".join(r.get("summary", r.get("check", "?")) for r in hold.get("reasons", [])[:3])
+    return f"held back since {hold.get('held_since')}: {reasons}"
+
+
+def mart_resources(
+    mart: PublishedMart, schema: pa.Schema, release_dir: Path, hold: Mapping[str, Any] | None = None
+) -> list[dict]:
     texts = {
         "title": mart.title,
         "title_en": mart.title_en,
@@ -80,6 +89,8 @@ def mart_resources(mart: PublishedMart, schema: pa.Schema, release_dir: Path) ->
         "description_th": mart.description_th,
         "sources": [{"title": s.title, "path": s.path} for s in mart.sources],
         "licenses": [LICENSE],
+        # A held-back mart: this is its last good version (Frictionless allows custom properties).
+        **({"stale": True, "stale_reason": stale_reason(hold)} if hold is not None else {}),
     }
     csv_path, parquet_path = f"{mart.name}.csv", f"{mart.name}.parquet"
     return [
@@ -111,13 +122,15 @@ def mart_resources(mart: PublishedMart, schema: pa.Schema, release_dir: Path) ->
 
 def build_datapackage(
     city: CityIdentity,
-    marts: list[tuple[PublishedMart, pa.Schema]],
+    marts: list[tuple[PublishedMart, pa.Schema, Mapping[str, Any] | None]],
     release_dir: Path,
     release_id: str,
     created: str,
     database_name: str,
 ) -> dict[str, Any]:
-    resources = [r for mart, schema in marts for r in mart_resources(mart, schema, release_dir)]
+    resources = [
+        r for mart, schema, hold in marts for r in mart_resources(mart, schema, release_dir, hold)
+    ]
     resources.append(
         {
             "name": "city-marts-duckdb",
@@ -131,7 +144,7 @@ def build_datapackage(
             **file_facts(release_dir / database_name),
         }
     )
-    sources = {(s.title, s.path) for mart, _ in marts for s in mart.sources}
+    sources = {(s.title, s.path) for mart, _, _ in marts for s in mart.sources}
     return {
         "name": f"city-marts-{city.slug.replace('_', '-')}",
         "title": f"{city.name_th} · {city.name_en}: city data marts",

@@ -28,6 +28,7 @@ and an old release they hold open is only unlinked, never truncated.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -46,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from city_pipeline.capture import quarantine_counts
 from city_pipeline.consume.catalog import (
     PublishedMart,
     Window,
@@ -107,6 +109,12 @@ class PreparedMart:
     spec: PublishedMart
     file: MartFile
     validation: ValidationOutcome
+    # Set when the mart's newest build was held back: this is then its last good version.
+    hold: Mapping[str, Any] | None = None
+
+    @property
+    def stale(self) -> bool:
+        return self.hold is not None
 
     @property
     def path(self) -> Path:
@@ -138,6 +146,8 @@ class Release:
     rows: dict[str, int]
     files: dict[str, dict[str, Any]]
     removed: list[str]
+    stale: list[str] = dataclasses.field(default_factory=list)
+    withheld: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def report(self) -> Path:
@@ -150,7 +160,11 @@ class Release:
             "| mart | rows |",
             "|---|---:|",
         ]
-        lines += [f"| {name} | {rows:,} |" for name, rows in self.rows.items()]
+        lines += [
+            f"| {name} | {rows:,}{' (stale: last good version)' if name in self.stale else ''} |"
+            for name, rows in self.rows.items()
+        ]
+        lines += [f"| {name} | withheld (never passed) |" for name in self.withheld]
         return "\n".join(lines + ["", f"Report: `{self.report}`"])
 
 
@@ -246,23 +260,75 @@ def stage_validated(published_dir: Path, prepared: PreparedMart) -> Path:
                 shutil.copyfile(prepared.path, tmp)
     outcome = json.dumps(prepared.validation.to_dict(), ensure_ascii=False, indent=1)
     write_bytes_atomic(outcome_path, outcome.encode())
+    hold_path(published_dir, prepared.spec.name).unlink(missing_ok=True)
     return target
 
 
+def hold_path(published_dir: Path, mart: str) -> Path:
+    return validated_dir(published_dir) / f"{mart}.held.json"
+
+
+def hold_back(
+    published_dir: Path, mart: str, reasons: list[dict[str, Any]], now: datetime | None = None
+) -> dict[str, Any]:
+    """Record that the mart's newest build is not published: the next release keeps its last
+    good version (if it has one), marked stale with these reasons. `held_since` is the first
+    hold of an unbroken run of them."""
+    path = hold_path(published_dir, mart)
+    at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    previous = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    last_good = validated_dir(published_dir) / f"{mart}.validation.json"
+    hold = {
+        "mart": mart,
+        "held_since": previous.get("held_since", at),
+        "held_at": at,
+        "last_good_validated_at": (
+            datetime.fromtimestamp(last_good.stat().st_mtime, UTC).isoformat(timespec="seconds")
+            if last_good.exists()
+            else None
+        ),
+        "reasons": reasons,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, json.dumps(hold, ensure_ascii=False, indent=1).encode())
+    return hold
+
+
+def read_hold(published_dir: Path, mart: str) -> dict[str, Any] | None:
+    path = hold_path(published_dir, mart)
+    return json.loads(path.read_text("utf-8")) if path.exists() else None
+
+
 def load_validated(published_dir: Path, specs: list[PublishedMart]) -> list[PreparedMart]:
-    """The staged marts for a release; each must exist and carry a passing validation."""
+    """The staged marts for a release, each with a passing validation: the newest build, or for a
+    held-back mart its last good version (`hold` set). A held-back mart that never passed is left
+    out (`withheld`); a mart neither validated nor held has not been prepared yet: an error."""
     folder, prepared = validated_dir(published_dir), []
     for spec in specs:
         outcome_path = folder / f"{spec.name}.validation.json"
         table_path = folder / f"{spec.name}.parquet"
+        hold = read_hold(published_dir, spec.name)
         if not outcome_path.exists() or not table_path.exists():
+            if hold is not None:
+                continue
             raise PublishError(
                 f"{spec.name} has not been validated yet ({outcome_path} missing): "
                 f"materialize published/{spec.name} first"
             )
         outcome = ValidationOutcome.from_dict(json.loads(outcome_path.read_text("utf-8")))
-        prepared.append(PreparedMart(spec, MartFile(table_path), outcome))
+        prepared.append(PreparedMart(spec, MartFile(table_path), outcome, hold))
     return prepared
+
+
+def withheld(published_dir: Path, specs: list[PublishedMart]) -> dict[str, dict[str, Any]]:
+    """Held-back marts with no good version to fall back on: absent from the release."""
+    folder = validated_dir(published_dir)
+    return {
+        spec.name: hold
+        for spec in specs
+        if (hold := read_hold(published_dir, spec.name)) is not None
+        and not (folder / f"{spec.name}.validation.json").exists()
+    }
 
 
 # --- writing the release -----------------------------------------------------------------
@@ -510,6 +576,8 @@ def _write_report(
         release_id=release_id,
         generated_at=created,
         report_day=report_day,
+        stale={m.spec.name: m.hold for m in marts if m.hold is not None},
+        quarantined=quarantine_counts(settings.lake_dir),
     )
     (staging / "report").mkdir()
     (staging / "report" / "index.html").write_text(render_report(inputs), encoding="utf-8")
@@ -532,7 +600,7 @@ def _write_files(
     write_database(marts, staging / DATABASE_NAME, release_id)
     package = build_datapackage(
         settings.city,
-        [(m.spec, m.schema) for m in marts],
+        [(m.spec, m.schema, m.hold) for m in marts],
         staging,
         release_id,
         created,
@@ -545,7 +613,11 @@ def _write_files(
 
 
 def _manifest(
-    staging: Path, marts: list[PreparedMart], release_id: str, created: str
+    staging: Path,
+    marts: list[PreparedMart],
+    release_id: str,
+    created: str,
+    missing: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     files = {
         str(p.relative_to(staging)): file_facts(p)
@@ -557,6 +629,10 @@ def _manifest(
         "created": created,
         "rows": {m.spec.name: m.rows for m in marts},
         "validations": {m.spec.name: m.validation.summary_line() for m in marts},
+        # Marts whose newest build was held back: this release carries their last good version.
+        "stale": {m.spec.name: m.hold for m in marts if m.hold is not None},
+        # Held back with no good version yet: not in this release.
+        "withheld": dict(missing or {}),
         "files": files,
     }
 
@@ -622,6 +698,7 @@ def publish_release(
     marts: list[PreparedMart],
     keep: int = DEFAULT_KEEP_RELEASES,
     now: datetime | None = None,
+    missing: Mapping[str, Any] | None = None,
 ) -> Release:
     """Write a new release from validated marts and switch `current` to it.
 
@@ -641,7 +718,7 @@ def publish_release(
         staging.mkdir(parents=True)
         try:
             _write_files(settings, marts, staging, release_id, created)
-            manifest = _manifest(staging, marts, release_id, created)
+            manifest = _manifest(staging, marts, release_id, created, missing)
             (staging / "release.json").write_text(
                 json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
             )
@@ -660,6 +737,8 @@ def publish_release(
         rows=manifest["rows"],
         files=manifest["files"],
         removed=removed,
+        stale=sorted(manifest["stale"]),
+        withheld=sorted(manifest["withheld"]),
     )
 
 

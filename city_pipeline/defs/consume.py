@@ -1,10 +1,15 @@
 """Consume assets and checks, group `consume`: validate the marts, then publish a release.
 
-    marts/<mart>  (dbt, group curate)
-      └─ check gx_<mart>   blocking: the mart's GX suite on the scrubbed table; a failure stops
-         │                 everything downstream in the run, so nothing of it is published
-      └─ published/<mart>  scrub PII, validate again, keep the table for the next release
+    marts/<mart>  (dbt, group curate; dbt tests are its checks)
+      └─ published/<mart>  scrub PII, validate once with GX (check gx_<mart>), keep the table for
+           │               the next release; or hold it back (see below)
            └─ published/release   write releases/<id>/ and switch `current` atomically
+
+Each mart is published on its own. When its GX suite fails, or a dbt test (error severity) failed
+on it or on any dbt model above it, the mart is held back: the release keeps its last good version
+and marks it stale (`release.json`, `datapackage.json`, the report, `city-pipeline status`), an
+alert names the mart, the test or expectation, the column and sample rows, and every other mart
+publishes normally.
 
 The logic lives in `city_pipeline.consume` (plain Python, tested on its own); these definitions
 only wire it to Dagster. Checks and `published/<mart>` read the warehouse, so they join the
@@ -22,12 +27,15 @@ import pyarrow as pa
 from city_pipeline.consume.catalog import PUBLISHED_MARTS, PublishedMart
 from city_pipeline.consume.release import (
     DEFAULT_KEEP_RELEASES,
+    hold_back,
     load_validated,
     prepare_mart,
     publish_release,
     stage_validated,
+    withheld,
 )
 from city_pipeline.consume.validation import ValidationOutcome
+from city_pipeline.defs import gates
 from city_pipeline.defs.resources import CityResource
 
 GROUP = "consume"
@@ -100,58 +108,61 @@ def validation_metadata(outcome: ValidationOutcome) -> dict[str, Any]:
 # --- definitions -------------------------------------------------------------------------
 
 
-def gx_check(spec: PublishedMart) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=mart_key(spec.name),
+def gx_check_spec(spec: PublishedMart) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
         name=f"gx_{spec.name}",
-        blocking=True,
-        pool=WAREHOUSE_POOL,
-        description=f"Great Expectations suite expectations/{spec.name}.json on the table as it "
-        "would be published (after PII scrubbing). Blocks publishing when it fails.",
+        asset=published_key(spec.name),
+        description=f"Great Expectations suite expectations/{spec.name}.json on the mart as it "
+        "would be published (after PII scrubbing). A failure holds this mart back: the release "
+        "keeps its last good version, marked stale.",
     )
-    def _check(context: dg.AssetCheckExecutionContext, city: CityResource) -> dg.AssetCheckResult:
-        prepared = prepare_mart(city.settings(), spec)
-        context.log.info(prepared.validation.summary_line())
-        return dg.AssetCheckResult(
-            passed=prepared.validation.success,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=validation_metadata(prepared.validation),
-        )
-
-    return _check
 
 
 def published_mart(spec: PublishedMart) -> dg.AssetsDefinition:
+    check = gx_check_spec(spec)
+
     @dg.asset(
         key=published_key(spec.name),
         deps=[mart_key(spec.name)],
+        check_specs=[check],
         group_name=GROUP,
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
         kinds={"python", "parquet"},
         tags={"layer": "published"},
         description=f"{spec.title_th} · {spec.title_en}: {spec.name} scrubbed of personal data "
-        "and validated, ready for the next release.",
+        "and validated once, ready for the next release; held back (last good version kept, "
+        "marked stale) when it or a dbt model above it failed a check.",
     )
     def _published(context: dg.AssetExecutionContext, city: CityResource) -> dg.MaterializeResult:
         settings = city.settings()
+        failed_tests = gates.failed_dbt_tests(context, mart_key(spec.name), settings)
         prepared = prepare_mart(settings, spec)
-        if not prepared.validation.success:  # also when run without its blocking check
-            raise dg.Failure(
-                description=f"{spec.name} failed validation; not published.\n"
-                + prepared.validation.markdown(),
-                metadata=validation_metadata(prepared.validation),
-            )
-        path = stage_validated(settings.published_dir, prepared)
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": prepared.rows,
-                "dagster/column_schema": column_schema(prepared.schema),
-                "path": dg.MetadataValue.path(str(path)),
-                "preview": dg.MetadataValue.md(markdown_preview(prepared.head(PREVIEW_ROWS))),
-                "validation": dg.MetadataValue.md(prepared.validation.markdown()),
-            }
+        context.log.info(prepared.validation.summary_line())
+        check_result = dg.AssetCheckResult(
+            check_name=check.name,
+            passed=prepared.validation.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=validation_metadata(prepared.validation),
         )
+        metadata: dict[str, Any] = {
+            "dagster/row_count": prepared.rows,
+            "dagster/column_schema": column_schema(prepared.schema),
+            "validation": dg.MetadataValue.md(prepared.validation.markdown()),
+        }
+        if prepared.validation.success and not failed_tests:
+            path = stage_validated(settings.published_dir, prepared)
+            metadata["status"] = "published"
+            metadata["path"] = dg.MetadataValue.path(str(path))
+            metadata["preview"] = dg.MetadataValue.md(markdown_preview(prepared.head(PREVIEW_ROWS)))
+        else:
+            reasons = failed_tests + gates.validation_reasons(prepared.validation)
+            hold = hold_back(settings.published_dir, spec.name, reasons)
+            gates.alert_held_back(settings, hold, context.run_id)
+            context.log.error(gates.describe_hold(hold))
+            metadata["status"] = "held back"
+            metadata["held_back"] = dg.MetadataValue.json(hold)
+        return dg.MaterializeResult(metadata=metadata, check_results=[check_result])
 
     return _published
 
@@ -177,8 +188,16 @@ def release_asset(specs: Sequence[PublishedMart]) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         settings = city.settings()
         prepared = load_validated(settings.published_dir, list(specs))
-        release = publish_release(settings, prepared, keep=keep_releases(config.keep_releases))
+        missing = withheld(settings.published_dir, list(specs))
+        release = publish_release(
+            settings, prepared, keep=keep_releases(config.keep_releases), missing=missing
+        )
         context.log.info(f"published release {release.release_id} -> {release.current}")
+        if release.stale or release.withheld:
+            context.log.warning(
+                f"stale (last good version): {release.stale or '-'}; "
+                f"withheld (never passed): {release.withheld or '-'}"
+            )
         return dg.MaterializeResult(
             metadata={
                 "release_id": release.release_id,
@@ -188,6 +207,8 @@ def release_asset(specs: Sequence[PublishedMart]) -> dg.AssetsDefinition:
                 "rows": dg.MetadataValue.json(release.rows),
                 "dagster/row_count": sum(release.rows.values()),
                 "removed_releases": dg.MetadataValue.json(release.removed),
+                "stale_marts": dg.MetadataValue.json(release.stale),
+                "withheld_marts": dg.MetadataValue.json(release.withheld),
                 "preview": dg.MetadataValue.md(release.markdown()),
             }
         )
@@ -200,7 +221,4 @@ def build_defs(
 ) -> dg.Definitions:
     """Consume checks and assets for the published marts. Resources (`city`) come from the
     other layers' Definitions; `settings` is accepted for symmetry with them."""
-    return dg.Definitions(
-        assets=[*(published_mart(spec) for spec in marts), release_asset(marts)],
-        asset_checks=[gx_check(spec) for spec in marts],
-    )
+    return dg.Definitions(assets=[*(published_mart(spec) for spec in marts), release_asset(marts)])

@@ -68,6 +68,10 @@ class ReportInputs:
     generated_at: str
     report_day: date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Held-back marts shown in their last good version: mart -> hold record (consume/release.py).
+    stale: dict[str, Any] = field(default_factory=dict)
+    # Rows quarantined at capture, per raw table (capture.quarantine_counts).
+    quarantined: dict[str, int] = field(default_factory=dict)
 
 
 def thai_date(day: date | None) -> str:

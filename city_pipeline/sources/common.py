@@ -6,8 +6,10 @@ Source modules stay plain Python (no Dagster) so tests call them directly.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,7 +30,7 @@ from city_pipeline.http import (
 from city_pipeline.lake import LandedFile, LandingBatch
 from city_pipeline.settings import Settings
 
-# Missing-value conventions seen in Thai public payloads (see shared/design.md).
+# Missing-value conventions seen in Thai public payloads (data/recordings/real-samples).
 MISSING_SENTINELS: tuple[str, ...] = ("-1", "-999", "-9999", "-", "", "N/A", "n/a", "NA", "null")
 
 
@@ -255,6 +257,12 @@ def typed_select(
         shadows[shadow] = (name, sql_type)
     relation = f"(SELECT {', '.join(casts)} FROM (SELECT {', '.join(texts)} FROM {relation}))"
     table = con.sql(f"SELECT {', '.join(selects)} FROM {relation}").to_arrow_table()
+    bad = [s for s in shadows if table.column(s).null_count < table.num_rows]
+    collector = _quarantine.get()
+    if bad and collector is not None:
+        table = collector.take(
+            table, {s: shadows[s] for s in bad}, source, partition, partition_column
+        )
     for shadow, (name, sql_type) in shadows.items():
         column = table.column(shadow)
         if column.null_count < len(column):
@@ -269,6 +277,101 @@ def typed_select(
                 source, where, f"value {example[:80]!r} is not a valid {sql_type}", field=name
             )
     return table.drop_columns(list(shadows))
+
+
+# --- quarantine: bad values set aside instead of stopping the partition -------------------------
+
+QUARANTINE_COLUMNS = {
+    "source": pa.string(),
+    "partition": pa.string(),
+    "landed_file": pa.string(),
+    "row_index": pa.int64(),
+    "field": pa.string(),
+    "value": pa.string(),
+    "reason": pa.string(),
+}
+QUARANTINE_SCHEMA = pa.schema(QUARANTINE_COLUMNS)
+
+
+class Quarantine:
+    """Collects the rows `typed_select` could not type while a capture parses (see
+    `quarantining`). One record per bad value: source, partition, row index (position among the
+    partition's parsed rows), field, the value as text and why; the capture adds the landed file."""
+
+    def __init__(self) -> None:
+        self.parts: list[pa.Table] = []
+        self.removed: list[pa.Table] = []  # the removed rows, for a parser's own row checks
+
+    def take(
+        self,
+        table: pa.Table,
+        bad_shadows: Mapping[str, tuple[str, str]],
+        source: str,
+        partition: date | str | None,
+        partition_column: str | None,
+    ) -> pa.Table:
+        """Record every bad value of `table` and return its other rows."""
+        import pyarrow.compute as pc
+
+        if partition_column is not None:
+            days = table.column(partition_column).cast(pa.string())
+            labels = days.to_pandas()
+            positions = pa.array(labels.groupby(labels, sort=False).cumcount(), pa.int64())
+        else:
+            days = pa.array(
+                [None if partition is None else str(partition)] * table.num_rows, pa.string()
+            )
+            positions = pa.array(range(table.num_rows), pa.int64())
+        any_bad = None
+        for shadow, (name, sql_type) in bad_shadows.items():
+            mask = pc.is_valid(table.column(shadow))
+            any_bad = mask if any_bad is None else pc.or_(any_bad, mask)
+            values = table.column(shadow).filter(mask)
+            count = len(values)
+            self.parts.append(
+                pa.table(
+                    {
+                        "source": pa.array([source] * count, pa.string()),
+                        "partition": pc.filter(days, mask),
+                        "landed_file": pa.nulls(count, pa.string()),
+                        "row_index": pc.filter(positions, mask),
+                        "field": pa.array([name] * count, pa.string()),
+                        "value": pc.utf8_slice_codeunits(values, 0, 200),
+                        "reason": pa.array([f"not a valid {sql_type}"] * count, pa.string()),
+                    },
+                    schema=QUARANTINE_SCHEMA,
+                )
+            )
+        self.removed.append(table.filter(any_bad))
+        # Every shadow of a kept row is NULL: the check in `typed_select` passes.
+        return table.filter(pc.invert(any_bad))
+
+    def table(self) -> pa.Table:
+        return pa.concat_tables(self.parts) if self.parts else QUARANTINE_SCHEMA.empty_table()
+
+
+def quarantined_rows(column: str) -> pa.ChunkedArray | None:
+    """`column` of the rows quarantined so far in this parse (None outside a capture), for a
+    parser that checks its rows after typing (e.g. one document per landed page)."""
+    collector = _quarantine.get()
+    if collector is None or not collector.removed:
+        return None
+    return pa.chunked_array([t.column(column).combine_chunks() for t in collector.removed])
+
+
+_quarantine: ContextVar[Quarantine | None] = ContextVar("city_pipeline_quarantine", default=None)
+
+
+@contextlib.contextmanager
+def quarantining() -> Iterator[Quarantine]:
+    """While the block runs, values that do not cast are quarantined instead of raising (the
+    capture decides, per partition, whether too many were)."""
+    collector = Quarantine()
+    token = _quarantine.set(collector)
+    try:
+        yield collector
+    finally:
+        _quarantine.reset(token)
 
 
 def empty_table(columns: Mapping[str, str]) -> pa.Table:

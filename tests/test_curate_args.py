@@ -57,6 +57,7 @@ def test_dbt_vars_carry_the_city_from_its_yaml(settings):
         "city_province_code": "40",
         "city_district_codes": ["4001"],
         "city_timezone": "Asia/Bangkok",
+        "city_station_ids": ["46t", "97t"],
     }
     assert curate.city_vars(bangkok)["city_province_code"] == "10"
     assert len(curate.city_vars(bangkok)["city_district_codes"]) == 50
@@ -69,6 +70,14 @@ def test_build_args_pass_vars_as_json_and_skip_sql_unit_tests(settings):
     assert json.loads(args[args.index("--vars") + 1]) == {**curate.city_vars(settings), **window}
     assert args[3:] == ["--exclude-resource-type", "unit_test", "--exclude", "tag:macro_test"]
     assert "min_date" not in json.loads(curate.build_args(settings)[2])
+
+
+def test_a_run_builds_models_then_tests_with_the_same_vars(settings):
+    window = {"min_date": "2024-01-05", "max_date": "2024-01-05"}
+    models, tests = curate.model_args(settings, window), curate.test_args(settings, window)
+    assert models[0] == "build" and models[-2:] == ["--exclude-resource-type", "test"]
+    assert tests[0] == "test" and "--exclude-resource-type" in tests
+    assert models[1:3] == tests[1:3]  # identical vars: the test run reuses the build's parse
 
 
 def test_every_dbt_source_is_a_capture_asset(asset_graph, dbt_manifest):

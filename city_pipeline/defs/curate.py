@@ -128,6 +128,7 @@ def city_vars(settings: Settings) -> dict[str, Any]:
         "city_province_code": city.province_code,
         "city_district_codes": list(city.district_codes),
         "city_timezone": city.timezone,
+        "city_station_ids": list(settings.source("air4thai").station_ids),
     }
 
 

@@ -573,18 +573,25 @@ def live_spec(live_settings, **overrides):
     return settings, spec
 
 
-def test_live_pages_until_a_short_page_and_dedupes_overlap(httpserver, live_settings):
+def test_live_pages_until_an_empty_page_and_dedupes_overlap(httpserver, live_settings):
     settings, spec = live_spec(live_settings)
     # Page 2 starts one feature early (a new ticket arrived meanwhile): B twice; A has two
-    # versions (two states the same day) which are both kept.
+    # versions (two states the same day) which are both kept. The template's total is 0 (the
+    # cache failure), so only the empty page ends the listing, not the short third page.
     a1 = feature("A", "2024-01-05 08:00:00")
     a2 = feature("A", "2024-01-05 10:00:00", state="กำลังดำเนินการ")
     b = feature("B")
     serve_pages(
-        httpserver, {0: collection([a2, b]), 2: collection([b, a1]), 4: collection([feature("C")])}
+        httpserver,
+        {
+            0: collection([a2, b]),
+            2: collection([b, a1]),
+            4: collection([feature("C")]),
+            5: collection([]),
+        },
     )
     result = run_capture(spec, DAY, settings)
-    assert len(httpserver.log) == 3
+    assert len(httpserver.log) == 4
     table = pq.read_table(result.tables["traffy_tickets"].path)
     assert [(r["ticket_id"], r["state"]) for r in table.to_pylist()] == [
         ("A", "รอรับเรื่อง"),
@@ -640,14 +647,14 @@ def test_live_uncastable_coordinate_names_the_field(httpserver, live_settings):
     settings, spec = live_spec(live_settings)
     bad = feature("A")
     bad["geometry"]["coordinates"] = ["ไม่ทราบ", 16.4]
-    serve_pages(httpserver, {0: collection([bad])})
+    serve_pages(httpserver, {0: collection([bad], total=1)})
     with pytest.raises(SourceError, match=r"field 'lon'.*ไม่ทราบ"):
         run_capture(spec, DAY, settings)
 
 
 def test_live_feature_without_properties_names_the_field(httpserver, live_settings):
     settings, spec = live_spec(live_settings)
-    serve_pages(httpserver, {0: collection([{"type": "Feature", "geometry": None}])})
+    serve_pages(httpserver, {0: collection([{"type": "Feature", "geometry": None}], total=1)})
     with pytest.raises(SourceError, match=r"field 'features\[\]\.properties'"):
         run_capture(spec, DAY, settings)
 
@@ -668,9 +675,15 @@ def test_live_share_endpoint_serves_the_real_legacy_payload(httpserver, live_set
     httpserver.expect_request(traffy.SHARE_PATH, query_string=query).respond_with_data(
         SHARE.read_bytes(), content_type="application/json"
     )
+    # The share feed's total counts the whole dataset (258135), so the empty page ends the day.
+    empty = {**json.loads(SHARE.read_bytes()), "features": []}
+    httpserver.expect_request(
+        traffy.SHARE_PATH, query_string={**query, "offset": "18"}
+    ).respond_with_json(empty)
     result = run_capture(spec, DAY, settings)
     table = pq.read_table(result.tables["traffy_tickets"].path)
-    assert table.num_rows == 18 and len(httpserver.log) == 1  # 18 < limit: one page
+    assert table.num_rows == 18 and len(httpserver.log) == 2
+    assert result.batch.metadata["paging"]["reported_total"] is None
     assert "province" not in result.batch.files[0].params
     assert set(table.column("source_endpoint").to_pylist()) == {"share"}
 
@@ -724,7 +737,7 @@ def test_exchange_api_rows_land_without_the_token(
     httpserver, live_settings, monkeypatch, mode, tmp_path
 ):
     settings, spec = exchange_settings(httpserver, live_settings, monkeypatch, mode)
-    serve_pages(httpserver, {0: collection([feature("2024-AAAAAA")])})
+    serve_pages(httpserver, {0: collection([feature("2024-AAAAAA")], total=1)})
     serve_exchange(httpserver, AUTH_OK)
     result = run_capture(spec, DAY, settings)
     table = pq.read_table(result.tables["traffy_tickets"].path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,6 +71,8 @@ class FetchContext:
     session: requests.Session
     settings: Settings
     batch: LandingBatch
+    # What the fetch reports about the batch (e.g. `paging`), written into its completion marker.
+    batch_metadata: dict[str, Any] = field(default_factory=dict)
 
     def error(self, message: str, field: str | None = None) -> SourceError:
         return SourceError(self.source, self.day, message, field)

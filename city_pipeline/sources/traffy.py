@@ -11,18 +11,18 @@ Endpoints (the city YAML picks the public one with `sources.traffy.endpoint`):
   Same envelope without `status`; `total`, coordinates and `count_reopen` are strings, timestamps
   are UTC with a `+00` suffix, categories are `problem_type_abdul`, there are no district fields.
   Its `total` counts the whole dataset, not the query, so it never ends or checks a listing.
-
-Paging (`sources.paging`): the public listing ends on an empty page, or once the records received
-reach stat_api's `total` (when that total is not below what already arrived), never on a page
-merely shorter than `limit` (servers cap their page size). Offsets advance by the records received.
-A page that repeats any earlier page, or fewer records than a trusted total, fails the partition.
-The batch marker records pages, rows, requested limit, effective page size and the total.
 * Exchange API (authenticated, optional): used in live/record mode when both
   `CITY_PIPELINE_TRAFFY_EXCHANGE_USERNAME` and `..._PASSWORD` are set. `POST
   {exchange_base_url}/get-auth/v1` gives a JWT that travels only in the `Authorization` header of
   `GET {exchange_base_url}/get-issues/v2?org_id=..&start=D&end=D&duration=..`. The published doc
   names `duration` (`today`/`3days`/`all`) as the window; `start`/`end` are sent as well. The login
   response is never landed or recorded (it holds the token).
+
+Paging (`sources.paging`): the public listing ends on an empty page, or once the records received
+reach stat_api's `total` (when that total is not below what already arrived), never on a page
+merely shorter than `limit` (servers cap their page size). Offsets advance by the records received.
+A page that repeats any earlier page, or fewer records than a trusted total, fails the partition.
+The batch marker records pages, rows, requested limit, effective page size and the total.
 
 Yields `raw/traffy_tickets` (contract in docs/raw_tables.md): every version of a ticket seen in the
 partition's responses (a ticket changing state on a later day shows up again in that day's

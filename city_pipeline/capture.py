@@ -231,10 +231,11 @@ def fetch_batch(spec: CaptureSpec, day: date, settings: Settings) -> LandingBatc
     """Fetch one partition, landing every response, and mark the batch complete."""
     batch = LandingBatch(settings.lake_dir, spec.name, day)
     with build_session(spec.source, settings) as session:
-        spec.fetch(
-            FetchContext(source=spec.name, day=day, session=session, settings=settings, batch=batch)
+        ctx = FetchContext(
+            source=spec.name, day=day, session=session, settings=settings, batch=batch
         )
-    batch.complete()  # only now may a rebuild from landing use this batch
+        spec.fetch(ctx)
+    batch.complete(ctx.batch_metadata)  # only now may a rebuild from landing use this batch
     return batch
 
 

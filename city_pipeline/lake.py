@@ -3,7 +3,10 @@
     lake/landing/<source>/<date>/<fetch-id>.<ext>        exact bytes as received, never overwritten
     lake/landing/<source>/<date>/<fetch-id>.meta.json    sidecar: url, params, status, headers,
                                                           fetched_at, sha256, bytes
-    lake/landing/<source>/<date>/<batch-id>.batch.json   written when the batch's fetch finished
+    lake/landing/<source>/<date>/<batch-id>.batch.json   written when the batch's fetch finished:
+                                                          files, completed_at, and `metadata` from
+                                                          the fetch (e.g. `paging`: pages, rows,
+                                                          effective page size, reported total)
     lake/raw/<table>/date=YYYY-MM-DD/part-0.parquet      rebuilt from one landing batch, atomically
 
 One capture of a partition is a *batch*: every response it fetched shares the batch id
@@ -21,7 +24,7 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -111,6 +114,8 @@ class LandingBatch:
     day: date
     batch_id: str = field(default_factory=lambda: new_batch_id())
     files: list[LandedFile] = field(default_factory=list)
+    # What the fetch said about the batch (how it paged); kept in the marker by `complete()`.
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def directory(self) -> Path:
@@ -165,15 +170,19 @@ class LandingBatch:
         self.files.append(landed)
         return landed
 
-    def complete(self) -> Path:
-        """Mark the batch whole: its fetch landed every response it needed."""
+    def complete(self, metadata: Mapping[str, Any] | None = None) -> Path:
+        """Mark the batch whole: its fetch landed every response it needed. `metadata` (JSON
+        values, e.g. `{"paging": {...}}`) is kept in the marker under `metadata`."""
         marker = self.directory / f"{self.batch_id}{BATCH_MARKER_SUFFIX}"
+        if metadata is not None:
+            self.metadata = dict(metadata)
         manifest = {
             "source": self.source,
             "partition": self.day.isoformat(),
             "batch_id": self.batch_id,
             "files": [f.path.name for f in self.files],
             "completed_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "metadata": self.metadata,
         }
         write_bytes_atomic(marker, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
         return marker
@@ -195,6 +204,14 @@ def new_batch_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"
 
 
+def read_batch_marker(marker: Path) -> dict[str, Any]:
+    """A batch marker as a dict; markers written before batches carried metadata get an empty
+    `metadata` mapping, so readers never need to tell the two apart."""
+    manifest = json.loads(marker.read_text("utf-8"))
+    manifest.setdefault("metadata", {})
+    return manifest
+
+
 def latest_batch(lake_dir: Path, source: str, day: date) -> LandingBatch | None:
     """The newest complete batch landed for a partition (to rebuild raw without fetching).
 
@@ -205,6 +222,7 @@ def latest_batch(lake_dir: Path, source: str, day: date) -> LandingBatch | None:
     if not markers:
         return None
     newest = markers[-1].name.removesuffix(BATCH_MARKER_SUFFIX)
+    metadata = read_batch_marker(markers[-1])["metadata"]
     sidecars = sorted(directory.glob(f"{newest}-*.meta.json"))
     metas = [json.loads(p.read_text("utf-8")) for p in sidecars]
     files = [
@@ -221,4 +239,4 @@ def latest_batch(lake_dir: Path, source: str, day: date) -> LandingBatch | None:
         for m in sorted(metas, key=lambda m: m["fetch_id"])
         if m["batch_id"] == newest
     ]
-    return LandingBatch(lake_dir, source, day, batch_id=newest, files=files)
+    return LandingBatch(lake_dir, source, day, batch_id=newest, files=files, metadata=metadata)

@@ -166,3 +166,25 @@ def test_batch_id_starts_with_its_utc_time_so_ids_sort_in_time_order():
     started = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
     assert abs((datetime.now(UTC) - started).total_seconds()) < 5
     assert len(token) == 6 and int(token, 16) >= 0
+
+
+def test_complete_keeps_the_fetch_metadata_in_the_marker(tmp_path):
+    batch = LandingBatch(tmp_path, "traffy", DAY)
+    land(batch)
+    paging = {"pages": 1, "rows": 3, "requested_limit": 100, "effective_page_size": 3}
+    marker = batch.complete({"paging": paging})
+    assert lake.read_batch_marker(marker)["metadata"] == {"paging": paging}
+    found = lake.latest_batch(tmp_path, "traffy", DAY)
+    assert found is not None and found.metadata == {"paging": paging}
+
+
+def test_a_marker_written_before_batch_metadata_still_reads(tmp_path):
+    batch = complete_batch(tmp_path, "20240105T010000000000Z-aaaaaa", [b"page-0"])
+    marker = batch.directory / f"{batch.batch_id}{lake.BATCH_MARKER_SUFFIX}"
+    old = json.loads(marker.read_text("utf-8"))
+    del old["metadata"]  # the marker as complete() wrote it before it took metadata
+    marker.write_text(json.dumps(old), "utf-8")
+    assert lake.read_batch_marker(marker)["metadata"] == {}
+    assert lake.read_batch_marker(marker)["files"] == old["files"]
+    found = lake.latest_batch(tmp_path, "traffy", DAY)
+    assert found is not None and found.metadata == {} and len(found.files) == 1

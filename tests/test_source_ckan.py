@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from werkzeug import Response
 
+from city_pipeline import lake
 from city_pipeline.capture import run_capture
 from city_pipeline.settings import load_settings
 from city_pipeline.sources import ckan
@@ -325,6 +326,119 @@ def test_max_pages_bounds_the_paging(httpserver, live_settings):
     )
     with pytest.raises(SourceError, match=r"field 'max_pages'"):
         run_capture(spec, DAY, settings)
+
+
+# --- paging against servers that do not page as asked (docs/operations.md, "Paging") ----------
+
+
+def serve_by_offset(httpserver, answer) -> None:
+    """Answer every page request with `answer(offset, limit)`: servers that page their own way."""
+
+    def handler(request):
+        body = answer(int(request.args["offset"]), int(request.args["limit"]))
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request(SEARCH).respond_with_handler(handler)
+
+
+def landed_ids(result) -> list[int]:
+    return pq.read_table(result.tables["ckan_test_table"].path)["_id"].to_pylist()
+
+
+def requested_offsets(httpserver) -> list[int]:
+    return [int(request.args["offset"]) for request, _ in httpserver.log]
+
+
+def no_complete_batch(settings) -> bool:
+    directory = lake.landing_dir(settings.lake_dir, "ckan_test_table", DAY)
+    return not list(directory.glob(f"*{lake.BATCH_MARKER_SUFFIX}"))
+
+
+def test_server_capping_the_limit_still_lands_every_record(httpserver, live_settings):
+    datasets = [{"name": "test_table", "resource_id": RESOURCE}]
+    settings = live_settings("ckan", datasets=datasets, page_size=5)
+    [spec] = ckan.captures(settings)
+    records = make_records(7)
+    # Like CKAN's rows_max: the server serves 2 per page, and its links and `limit` say 2.
+    serve_by_offset(
+        httpserver, lambda offset, limit: page(records[offset : offset + 2], offset, 2, 7)
+    )
+    result = run_capture(spec, DAY, settings)
+    assert landed_ids(result) == list(range(1, 8))
+    assert requested_offsets(httpserver) == [0, 2, 4, 6]
+    marker = result.batch.directory / f"{result.batch.batch_id}{lake.BATCH_MARKER_SUFFIX}"
+    assert lake.read_batch_marker(marker)["metadata"]["paging"] == {
+        "pages": 4,
+        "rows": 7,
+        "requested_limit": 5,
+        "effective_page_size": 2,
+        "reported_total": 7,
+        "ended_by": "total",
+    }
+
+
+# An estimated total is no end: then only the empty page at offset 9 ends the listing.
+@pytest.mark.parametrize("estimated", [False, True])
+def test_shorter_middle_page_does_not_end_the_listing(httpserver, live_settings, estimated):
+    settings, spec = dataset_settings(live_settings)
+    records = make_records(9)
+    sizes = {0: 3, 3: 1, 4: 3, 7: 2, 9: 0}  # page 2 is short; its _links.next says offset 6
+
+    def answer(offset: int, limit: int) -> dict:
+        body = page(records[offset : offset + sizes[offset]], offset, limit, 9)
+        body["result"]["total_was_estimated"] = estimated
+        return body
+
+    serve_by_offset(httpserver, answer)
+    result = run_capture(spec, DAY, settings)
+    assert landed_ids(result) == list(range(1, 10))
+    assert requested_offsets(httpserver) == [0, 3, 4, 7, 9][: 5 if estimated else 4]
+    assert result.batch.metadata["paging"]["reported_total"] == (None if estimated else 9)
+
+
+def test_a_page_repeating_an_earlier_page_is_caught_as_a_loop(httpserver, live_settings):
+    settings, spec = dataset_settings(live_settings, max_pages=20)
+    first, second = make_records(3), make_records(3, 4)
+    # A cursor loop of two pages: no page equals the one just before it.
+    serve_by_offset(
+        httpserver,
+        lambda offset, limit: page(first if offset % 6 == 0 else second, offset, limit, 100),
+    )
+    with pytest.raises(
+        SourceError,
+        match=r"source ckan_test_table, partition 2024-01-01, field 'offset'\] page 3 \(offset "
+        r"6\) repeats an earlier page \(page 1, offset 0\)",
+    ):
+        run_capture(spec, DAY, settings)
+    assert requested_offsets(httpserver) == [0, 3, 6]
+    assert no_complete_batch(settings) and not (settings.lake_dir / "raw").exists()
+
+
+def test_total_above_what_the_server_returns_is_an_error(httpserver, live_settings):
+    settings, spec = dataset_settings(live_settings)
+    records = make_records(5)
+    serve_by_offset(
+        httpserver, lambda offset, limit: page(records[offset : offset + limit], offset, limit, 8)
+    )
+    with pytest.raises(
+        SourceError,
+        match=r"partition 2024-01-01, field 'total'\] the listing ended \(empty page at page 3, "
+        r"offset 5\) after 5 records, but the API reported a total of 8: 3 records would be lost",
+    ):
+        run_capture(spec, DAY, settings)
+    assert requested_offsets(httpserver) == [0, 3, 5]
+    assert no_complete_batch(settings) and not (settings.lake_dir / "raw").exists()
+
+
+def test_links_without_next_end_the_listing(httpserver, live_settings):
+    settings, spec = dataset_settings(live_settings)
+    body = page(make_records(3), 0, 3, 0)
+    body["result"]["total_was_estimated"] = True  # no total to go by: the missing link ends it
+    del body["result"]["_links"]["next"]
+    serve_pages(httpserver, {0: body})
+    result = run_capture(spec, DAY, settings)
+    assert landed_ids(result) == [1, 2, 3] and len(httpserver.log) == 1
+    assert result.batch.metadata["paging"]["ended_by"] == "no_next_link"
 
 
 def test_fields_that_change_between_pages_are_refused(httpserver, live_settings):

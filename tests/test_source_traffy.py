@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from werkzeug import Response
 
+from city_pipeline import lake
 from city_pipeline.capture import rebuild_raw, run_capture
 from city_pipeline.consume.privacy import is_valid_national_id
 from city_pipeline.settings import CITIES_DIR, load_settings
@@ -573,18 +574,25 @@ def live_spec(live_settings, **overrides):
     return settings, spec
 
 
-def test_live_pages_until_a_short_page_and_dedupes_overlap(httpserver, live_settings):
+def test_live_pages_until_an_empty_page_and_dedupes_overlap(httpserver, live_settings):
     settings, spec = live_spec(live_settings)
     # Page 2 starts one feature early (a new ticket arrived meanwhile): B twice; A has two
-    # versions (two states the same day) which are both kept.
+    # versions (two states the same day) which are both kept. The template's total is 0 (the
+    # cache failure), so only the empty page ends the listing, not the short third page.
     a1 = feature("A", "2024-01-05 08:00:00")
     a2 = feature("A", "2024-01-05 10:00:00", state="กำลังดำเนินการ")
     b = feature("B")
     serve_pages(
-        httpserver, {0: collection([a2, b]), 2: collection([b, a1]), 4: collection([feature("C")])}
+        httpserver,
+        {
+            0: collection([a2, b]),
+            2: collection([b, a1]),
+            4: collection([feature("C")]),
+            5: collection([]),
+        },
     )
     result = run_capture(spec, DAY, settings)
-    assert len(httpserver.log) == 3
+    assert len(httpserver.log) == 4
     table = pq.read_table(result.tables["traffy_tickets"].path)
     assert [(r["ticket_id"], r["state"]) for r in table.to_pylist()] == [
         ("A", "รอรับเรื่อง"),
@@ -640,14 +648,14 @@ def test_live_uncastable_coordinate_names_the_field(httpserver, live_settings):
     settings, spec = live_spec(live_settings)
     bad = feature("A")
     bad["geometry"]["coordinates"] = ["ไม่ทราบ", 16.4]
-    serve_pages(httpserver, {0: collection([bad])})
+    serve_pages(httpserver, {0: collection([bad], total=1)})
     with pytest.raises(SourceError, match=r"field 'lon'.*ไม่ทราบ"):
         run_capture(spec, DAY, settings)
 
 
 def test_live_feature_without_properties_names_the_field(httpserver, live_settings):
     settings, spec = live_spec(live_settings)
-    serve_pages(httpserver, {0: collection([{"type": "Feature", "geometry": None}])})
+    serve_pages(httpserver, {0: collection([{"type": "Feature", "geometry": None}], total=1)})
     with pytest.raises(SourceError, match=r"field 'features\[\]\.properties'"):
         run_capture(spec, DAY, settings)
 
@@ -668,11 +676,116 @@ def test_live_share_endpoint_serves_the_real_legacy_payload(httpserver, live_set
     httpserver.expect_request(traffy.SHARE_PATH, query_string=query).respond_with_data(
         SHARE.read_bytes(), content_type="application/json"
     )
+    # The share feed's total counts the whole dataset (258135), so the empty page ends the day.
+    empty = {**json.loads(SHARE.read_bytes()), "features": []}
+    httpserver.expect_request(
+        traffy.SHARE_PATH, query_string={**query, "offset": "18"}
+    ).respond_with_json(empty)
     result = run_capture(spec, DAY, settings)
     table = pq.read_table(result.tables["traffy_tickets"].path)
-    assert table.num_rows == 18 and len(httpserver.log) == 1  # 18 < limit: one page
+    assert table.num_rows == 18 and len(httpserver.log) == 2
+    assert result.batch.metadata["paging"]["reported_total"] is None
     assert "province" not in result.batch.files[0].params
     assert set(table.column("source_endpoint").to_pylist()) == {"share"}
+
+
+# --- paging against servers that do not page as asked (docs/operations.md, "Paging") ----------
+
+
+def serve_by_offset(httpserver, answer) -> None:
+    """Answer every page request with `answer(offset, limit)`: servers that page their own way."""
+
+    def handler(request):
+        body = answer(int(request.args["offset"]), int(request.args["limit"]))
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request(traffy.STAT_API_PATH).respond_with_handler(handler)
+
+
+def landed_ticket_ids(result) -> list[str]:
+    return sorted(pq.read_table(result.tables["traffy_tickets"].path)["ticket_id"].to_pylist())
+
+
+def marker_of(result) -> dict:
+    """The batch marker as written to disk."""
+    batch = result.batch
+    return lake.read_batch_marker(batch.directory / f"{batch.batch_id}{lake.BATCH_MARKER_SUFFIX}")
+
+
+def no_complete_batch(settings) -> bool:
+    directory = lake.landing_dir(settings.lake_dir, traffy.SOURCE, DAY)
+    return not list(directory.glob(f"*{lake.BATCH_MARKER_SUFFIX}"))
+
+
+# total 7 is trusted and ends the listing; 0 is the cache failure, so the empty page ends it.
+@pytest.mark.parametrize(("total", "requests", "ended_by"), [(7, 4, "total"), (0, 5, "empty_page")])
+def test_live_server_capping_the_page_size_still_lands_every_ticket(
+    httpserver, live_settings, total, requests, ended_by
+):
+    settings = live_settings("traffy", page_size=5)
+    [spec] = traffy.captures(settings)
+    tickets = [feature(f"2024-CAP{i:03d}") for i in range(7)]
+    # The server gives at most 2 per page, whatever the limit asks, and does not say so.
+    serve_by_offset(
+        httpserver, lambda offset, limit: collection(tickets[offset : offset + 2], total=total)
+    )
+    result = run_capture(spec, DAY, settings)
+    assert landed_ticket_ids(result) == [f"2024-CAP{i:03d}" for i in range(7)]
+    assert len(httpserver.log) == requests
+    offsets = [int(request.args["offset"]) for request, _ in httpserver.log]
+    assert offsets == [0, 2, 4, 6, 7][:requests]  # advanced by what arrived, not by the limit
+    paging = marker_of(result)["metadata"]["paging"]
+    assert paging == {
+        "pages": requests,
+        "rows": 7,
+        "requested_limit": 5,
+        "effective_page_size": 2,
+        "reported_total": 7 if total else None,
+        "ended_by": ended_by,
+    }
+
+
+@pytest.mark.parametrize(("total", "requests"), [(6, 4), (0, 5)])
+def test_live_shorter_middle_page_does_not_end_the_day(httpserver, live_settings, total, requests):
+    settings, spec = live_spec(live_settings)
+    a, b, c, d, e, f = (feature(f"2024-MID{i}") for i in range(6))
+    pages = {0: [a, b], 2: [c], 3: [d, e], 5: [f], 6: []}
+    serve_pages(httpserver, {offset: collection(p, total=total) for offset, p in pages.items()})
+    result = run_capture(spec, DAY, settings)
+    assert landed_ticket_ids(result) == [f"2024-MID{i}" for i in range(6)]
+    assert len(httpserver.log) == requests
+
+
+def test_live_page_repeating_an_earlier_page_is_a_source_error(httpserver, live_settings):
+    settings, spec = live_spec(live_settings, max_pages=20)
+    first, second = [feature("A"), feature("B")], [feature("C"), feature("D")]
+    # A cursor loop of two pages: no page equals the one just before it.
+    serve_by_offset(
+        httpserver,
+        lambda offset, limit: collection(first if offset % 4 == 0 else second, total=0),
+    )
+    with pytest.raises(
+        SourceError,
+        match=r"source traffy, partition 2024-01-05, field 'offset'\] page 3 \(offset 4\) "
+        r"repeats an earlier page \(page 1, offset 0\)",
+    ):
+        run_capture(spec, DAY, settings)
+    assert len(httpserver.log) == 3
+    assert no_complete_batch(settings) and not (settings.lake_dir / "raw").exists()
+
+
+def test_live_total_above_what_the_server_returns_is_a_source_error(httpserver, live_settings):
+    settings, spec = live_spec(live_settings)
+    pages = {0: [feature("A"), feature("B")], 2: [feature("C")], 3: []}
+    serve_pages(httpserver, {offset: collection(p, total=5) for offset, p in pages.items()})
+    with pytest.raises(
+        SourceError,
+        match=r"partition 2024-01-05, field 'total'\] the listing ended \(empty page at page 3, "
+        r"offset 3\) after 3 records, but the API reported a total of 5: 2 records would be lost",
+    ):
+        run_capture(spec, DAY, settings)
+    assert len(httpserver.log) == 3
+    assert no_complete_batch(settings) and not (settings.lake_dir / "raw").exists()
 
 
 # --- the authenticated Exchange API -----------------------------------------------------------
@@ -724,7 +837,7 @@ def test_exchange_api_rows_land_without_the_token(
     httpserver, live_settings, monkeypatch, mode, tmp_path
 ):
     settings, spec = exchange_settings(httpserver, live_settings, monkeypatch, mode)
-    serve_pages(httpserver, {0: collection([feature("2024-AAAAAA")])})
+    serve_pages(httpserver, {0: collection([feature("2024-AAAAAA")], total=1)})
     serve_exchange(httpserver, AUTH_OK)
     result = run_capture(spec, DAY, settings)
     table = pq.read_table(result.tables["traffy_tickets"].path)

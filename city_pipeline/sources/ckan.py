@@ -4,8 +4,15 @@ Request: `GET {base_url}/api/3/action/datastore_search?resource_id=R&limit=L&off
 header `api-key: <CITY_PIPELINE_CKAN_API_KEY>` when that variable is set (a header, never a query
 parameter, so it is not landed, logged or part of a recording's key). The answer is the CKAN action
 envelope `{"help", "success", "result": {"records": [...], "fields": [{"id", "type"}], "total",
-"_links": {"start", "next"}}}`; pages follow `_links.next` (it carries the next offset) until the
-total is reached or a page comes back short.
+"_links": {"start", "next"}}}`.
+
+Paging (`sources.paging`): a resource is read until a page comes back empty, the records received
+reach `result.total` (unless `total_was_estimated`), or `_links` has no `next`; never until a page
+is merely shorter than `limit` (CKAN caps `limit` at `ckan.datastore.search.rows_max` without
+saying so). The next offset is the previous one plus the records received, not the offset in
+`_links.next` (which adds the limit, skipping records after a short page). A page that repeats any
+earlier page, or fewer records than the total, fails the partition; the batch marker records
+pages, rows, requested limit, effective page size and the total.
 
 Each configured dataset yields `raw/ckan_<name>`: `_id` BIGINT, the dataset's own columns named as
 CKAN names them (Thai, or numbers such as "2008") and typed from `fields`, and `_resource_id`.
@@ -17,14 +24,15 @@ resource (TIS-620 or UTF-8) such as the Department of Livestock Development cens
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from city_pipeline.capture import CaptureSpec, ParseContext
@@ -42,6 +50,7 @@ from city_pipeline.sources.common import (
     require_fields,
     typed_select,
 )
+from city_pipeline.sources.paging import Listing
 
 SOURCE = "ckan"
 SEARCH_PATH = "/api/3/action/datastore_search"
@@ -109,18 +118,23 @@ def page_result(ctx: ErrorContext, payload: Any, where: str = "") -> dict[str, A
     return result
 
 
-def _next_offset(ctx: ErrorContext, result: dict[str, Any], offset: int, limit: int) -> int:
-    """The offset `_links.next` points at (CKAN puts the next offset there), else offset+limit."""
+def reported_total(result: dict[str, Any]) -> int | None:
+    """`result.total`, unless CKAN says it only estimated it (large tables)."""
+    if result.get("total_was_estimated"):
+        return None
+    total = result.get("total")
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def has_next_link(result: dict[str, Any]) -> bool:
+    """False only when CKAN sent `_links` without `next`: the API's own "no further page"."""
     links = result.get("_links")
-    nxt = links.get("next") if isinstance(links, dict) else None
-    if not isinstance(nxt, str):
-        return offset + limit
-    query = dict(parse_qsl(urlsplit(nxt).query))
-    try:
-        return int(query.get("offset", offset + limit))
-    except ValueError:
-        message = f"next link {nxt!r} has a non-numeric offset"
-        raise ctx.error(message, field="_links.next") from None
+    return not isinstance(links, dict) or isinstance(links.get("next"), str)
+
+
+def records_signature(records: list[Any]) -> str:
+    """What makes two pages the same page: their records, exactly."""
+    return hashlib.sha256(orjson.dumps(records, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,39 +167,23 @@ def _fetch_page(
 
 
 def fetch_dataset(ctx: FetchContext, dataset: CkanDataset) -> None:
-    """Page through one resource with limit/offset until `total`, a short page or max_pages."""
+    """Page through one resource with limit/offset (see `sources.paging` for when it ends) and
+    record how it paged in the batch metadata."""
     ckan = ctx.settings.config.sources.ckan
     api_key = secret_from_env(API_KEY_ENV)
     headers = {"api-key": api_key} if api_key else None
     url = search_url(ckan)
-    offset, previous = 0, None
-    for page in range(1, ckan.max_pages + 1):
-        params = request_params(dataset, ckan.page_size, offset)
+    listing = Listing(ctx, ckan.page_size, ckan.max_pages, "sources.ckan.max_pages")
+    for _ in listing.page_numbers:
+        params = request_params(dataset, ckan.page_size, listing.offset)
         landed = _fetch_page(ctx, url, params, headers)
-        where = f" (page {page}, offset {offset})"
-        result = page_result(ctx, load_json(ctx, landed), where)
+        result = page_result(ctx, load_json(ctx, landed), listing.where())
         records = result["records"]
-        if records and records == previous:
-            raise ctx.error(
-                f"page {page} (offset {offset}) repeats the previous page: the server "
-                "ignores the offset, stopping instead of looping",
-                field="offset",
-            )
-        # An estimated total (huge tables) is no stopping point; the short page is.
-        total = None if result.get("total_was_estimated") else result.get("total")
-        nxt = _next_offset(ctx, result, offset, ckan.page_size)
-        if len(records) < ckan.page_size or (isinstance(total, int) and nxt >= total):
+        signature = records_signature(records)
+        if listing.take(len(records), signature, reported_total(result), has_next_link(result)):
+            ctx.batch_metadata["paging"] = listing.metadata()
             return
-        if nxt <= offset:
-            raise ctx.error(
-                f"next page offset {nxt} does not advance past {offset}", field="_links.next"
-            )
-        offset, previous = nxt, records
-    raise ctx.error(
-        f"more than max_pages={ckan.max_pages} pages of {ckan.page_size} records; "
-        "raise sources.ckan.max_pages or page_size",
-        field="max_pages",
-    )
+    raise listing.too_many_pages()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,6 +73,8 @@ class FetchContext:
     session: requests.Session
     settings: Settings
     batch: LandingBatch
+    # What the fetch reports about the batch (e.g. `paging`), written into its completion marker.
+    batch_metadata: dict[str, Any] = field(default_factory=dict)
 
     def error(self, message: str, field: str | None = None) -> SourceError:
         return SourceError(self.source, self.day, message, field)

@@ -5,17 +5,24 @@ Endpoints (the city YAML picks the public one with `sources.traffy.endpoint`):
 * `stat_api` (default): `GET {base_url}/teamchadchart-stat-api/geojson/v1?start=D&end=D&limit=N
   &offset=K[&province=P]`. A GeoJSON FeatureCollection (`status`, `message`, `total`, `count`,
   `features`); properties carry `problem_type_fondue` and `org` as lists, numbers as numbers and
-  NAIVE Asia/Bangkok timestamps (`"2026-09-26 06:42:35"`). `total` is unreliable (0 beside 11
-  features when the server's cache fails), so pages are read until one is shorter than `limit`.
+  NAIVE Asia/Bangkok timestamps (`"2026-09-26 06:42:35"`). `total` counts the day's listing but is
+  sometimes 0 beside 11 features (the server's cache failed); such a total is ignored.
 * `share` (legacy): `GET {base_url}/share/teamchadchart/geojson?start=D&end=D&limit=N&offset=K`.
   Same envelope without `status`; `total`, coordinates and `count_reopen` are strings, timestamps
   are UTC with a `+00` suffix, categories are `problem_type_abdul`, there are no district fields.
+  Its `total` counts the whole dataset, not the query, so it never ends or checks a listing.
 * Exchange API (authenticated, optional): used in live/record mode when both
   `CITY_PIPELINE_TRAFFY_EXCHANGE_USERNAME` and `..._PASSWORD` are set. `POST
   {exchange_base_url}/get-auth/v1` gives a JWT that travels only in the `Authorization` header of
   `GET {exchange_base_url}/get-issues/v2?org_id=..&start=D&end=D&duration=..`. The published doc
   names `duration` (`today`/`3days`/`all`) as the window; `start`/`end` are sent as well. The login
   response is never landed or recorded (it holds the token).
+
+Paging (`sources.paging`): the public listing ends on an empty page, or once the records received
+reach stat_api's `total` (when that total is not below what already arrived), never on a page
+merely shorter than `limit` (servers cap their page size). Offsets advance by the records received.
+A page that repeats any earlier page, or fewer records than a trusted total, fails the partition.
+The batch marker records pages, rows, requested limit, effective page size and the total.
 
 Yields `raw/traffy_tickets` (contract in docs/raw_tables.md): every version of a ticket seen in the
 partition's responses (a ticket changing state on a later day shows up again in that day's
@@ -61,6 +68,7 @@ from city_pipeline.sources.common import (
     sql_text,
     typed_select,
 )
+from city_pipeline.sources.paging import Listing
 from city_pipeline.thai import BE_OFFSET, THAI_MONTHS_SHORT
 
 log = logging.getLogger(__name__)
@@ -260,31 +268,31 @@ def fetch_day(ctx: FetchContext) -> None:
 
 
 def fetch_public_pages(ctx: FetchContext) -> None:
+    """Page through the day's public listing (see `sources.paging` for when it ends) and record
+    how it paged in the batch metadata."""
     traffy = settings_of(ctx)
     url = public_url(traffy)
     endpoint = traffy.endpoint
-    offset, previous = 0, None
-    for page_no in range(1, traffy.max_pages + 1):
-        landed = fetch(ctx, url, page_params(traffy, ctx.day, offset))
-        where = f" (page {page_no}, offset {offset})"
-        records = check_envelope(ctx, load_json(ctx, landed), endpoint, where)
-        signature = page_signature(records)
-        if records and signature == previous:
-            raise ctx.error(
-                f"page {page_no} (offset {offset}) repeats the previous page: the "
-                "endpoint ignores offset; stopping instead of looping",
-                field="offset",
-            )
-        if len(records) < traffy.page_size:
+    listing = Listing(ctx, traffy.page_size, traffy.max_pages, "sources.traffy.max_pages")
+    for _ in listing.page_numbers:
+        landed = fetch(ctx, url, page_params(traffy, ctx.day, listing.offset))
+        payload = load_json(ctx, landed)
+        records = check_envelope(ctx, payload, endpoint, listing.where())
+        total = reported_total(payload, endpoint)
+        if listing.take(len(records), page_signature(records), total):
+            ctx.batch_metadata["paging"] = listing.metadata()
             return
-        previous = signature
-        offset += len(records)
-    raise ctx.error(
-        f"still full pages after max_pages={traffy.max_pages} "
-        f"({traffy.max_pages * traffy.page_size} records); raise "
-        "sources.traffy.max_pages if the day is really that large",
-        field="max_pages",
-    )
+    raise listing.too_many_pages()
+
+
+def reported_total(payload: dict[str, Any], endpoint: str) -> int | None:
+    """The listing's total when the endpoint reports one worth trusting: stat_api's `total`
+    (its cache failure says 0 beside real features; `Listing` ignores a total below what
+    arrived). The share feed's `total` counts the whole dataset, not the query, so it is none."""
+    total = payload.get("total")
+    if endpoint != "stat_api" or isinstance(total, bool) or not isinstance(total, int):
+        return None
+    return total
 
 
 def fetch_exchange(ctx: FetchContext, user: str, password: str) -> None:

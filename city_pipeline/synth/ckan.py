@@ -6,7 +6,8 @@ The envelope copies the real answers (real-samples/ckan_datastore_search_*.json)
 non-ASCII escaped as `\\uXXXX` like data.go.th's answers. The table is invented: cumulative
 registered vehicles by year (BE) and Department of Land Transport vehicle type, 10 types x 3
 years = 30 records per `scale`, paged by `sources.ckan.page_size` (20 for Khon Kaen, so a capture
-follows `_links.next` once). The request has no date, so one recording serves every partition.
+reads two pages and stops at `total`). The request has no date, so one recording serves every
+partition.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ invented (seeded), with what curation must cope with:
 * district and subdistrict names as Traffy writes them: with and without อ./อำเภอ/เขต/ต./ตำบล/
   แขวง prefixes, trailing spaces, and a few misspelt names that resolve to no admin area;
 * two storm days whose flood complaints need a second page, one day with no tickets at all, and
-  days where the server's cache warning leaves `total` at 0 beside real features;
+  days where the server's cache warning leaves `total` at 0 beside real features (when no page of
+  a day gives its total, the source asks for one more page, which comes back empty);
 * a few descriptions with fake personal data (a Thai national ID with a valid mod-11 check digit,
   a mobile number, an e-mail address) for the privacy scrubber.
 
@@ -20,12 +21,14 @@ Joe Takara), the districts and subdistricts of Bangkok (10) and Mueang Khon Kaen
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from city_pipeline.settings import CityIdentity, Settings, TraffySettings
 from city_pipeline.sources import traffy
+from city_pipeline.sources.paging import Listing
 from city_pipeline.synth import Recording, json_bytes
 
 DISTRICTS: dict[str, str] = {
@@ -808,7 +811,9 @@ def envelope(rng: random.Random, day: date, features: list[dict], day_total: int
 
 
 def pages(traffy_settings: TraffySettings, features: list[dict]) -> Iterator[tuple[int, list]]:
-    """(offset, page) exactly as the source will ask: until a page is shorter than the limit."""
+    """(offset, page) up to the first page shorter than the limit. These are the pages the
+    recordings always held (kept, so the seeded bytes stay the same); `recordings` adds the empty
+    page the source asks for when no page gave the day's total."""
     limit = traffy_settings.page_size
     offset = 0
     while True:
@@ -819,6 +824,29 @@ def pages(traffy_settings: TraffySettings, features: list[dict]) -> Iterator[tup
         offset += limit
 
 
+def day_recordings(
+    traffy_settings: TraffySettings, rng: random.Random, day: date, features: list[dict]
+) -> Iterator[Recording]:
+    """Every page the source will ask for on `day`, read with the source's own `Listing`."""
+    url = traffy.public_url(traffy_settings)
+    listing = Listing(traffy.Where(partition=day), traffy_settings.page_size, 1 << 30, "-")
+    done = False
+    for offset, page in pages(traffy_settings, features):
+        body = envelope(rng, day, page, len(features))
+        yield Recording(
+            url=url, params=traffy.page_params(traffy_settings, day, offset), body=json_bytes(body)
+        )
+        if not done:
+            total = traffy.reported_total(body, "stat_api")
+            done = listing.take(len(page), traffy.page_signature(page), total)
+    if not done:
+        # Its own seed: the main generator's draws, and so every other page, stay unchanged.
+        tail_rng = random.Random(zlib.crc32(f"traffy/empty-page/{day.isoformat()}".encode()))
+        body = envelope(tail_rng, day, [], len(features))
+        params = traffy.page_params(traffy_settings, day, listing.offset)
+        yield Recording(url=url, params=params, body=json_bytes(body))
+
+
 def recordings(settings: Settings, rng: random.Random, scale: int = 1) -> Iterator[Recording]:
     traffy_settings = settings.config.sources.traffy
     if traffy_settings.endpoint != "stat_api":
@@ -827,15 +855,7 @@ def recordings(settings: Settings, rng: random.Random, scale: int = 1) -> Iterat
     empty_day = special_days(window.start, window.end).empty
     tickets = generate_tickets(settings, rng, scale)
     served = daily_features(tickets, window.start, window.end, empty_day)
-    url = traffy.public_url(traffy_settings)
     day = window.start
     while day <= window.end:
-        features = served.get(day, [])
-        for offset, page in pages(traffy_settings, features):
-            body = envelope(rng, day, page, len(features))
-            yield Recording(
-                url=url,
-                params=traffy.page_params(traffy_settings, day, offset),
-                body=json_bytes(body),
-            )
+        yield from day_recordings(traffy_settings, rng, day, served.get(day, []))
         day += timedelta(days=1)

@@ -164,9 +164,11 @@ def test_evaluate_command_prints_one_json_object(tmp_path, capsys):
     assert result["top1_accuracy"] > result["baseline"]["top1_accuracy"]
 
 
-def write(path: Path, text: str | None) -> Path:
-    if text is not None:
-        path.write_text(text, encoding="utf-8")
+def write(path: Path, content: str | bytes | None) -> Path:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
     return path
 
 
@@ -178,6 +180,8 @@ def write(path: Path, text: str | None) -> Path:
         ("text,kind\nถนนพัง,ถนน\n", "column 'labels': missing"),
         ("text,labels\n", "column 'text': no rows"),
         ("text,labels\nถนนพัง,ร้องเรียน\n", "column 'labels': no row has a problem type"),
+        ("text,labels\nถนนพัง,ถนน\n".encode("cp874"), "unreadable CSV"),  # TIS-620, not UTF-8
+        ('text,labels\n"ถนนพัง,ถนน\n', "unreadable CSV"),
     ],
 )
 def test_evaluate_command_names_file_and_column_of_a_bad_csv(tmp_path, capsys, content, message):
@@ -258,3 +262,38 @@ def test_surge_stays_quiet_on_flat_series_and_without_a_baseline():
     assert not result["alert"].any()
     burst = result[result["subdistrict_code"] == "100102"]
     assert not burst["has_baseline"].any() and burst["p_value"].iloc[0] < 1e-6
+
+
+# -- the mart's own types --------------------------------------------------------------------
+
+
+MART_SQL = """
+    SELECT * FROM (VALUES
+        ('a1', 'ถนนชำรุดเป็นหลุม', ['ถนน'], TIMESTAMP '2024-03-01 08:00', 13.75, 100.5, '100101'),
+        ('a2', 'ถนนชำรุดเป็นหลุมครับ', ['ถนน', 'ร้องเรียน'], TIMESTAMP '2024-03-01 09:00',
+            13.7501, 100.5, '100101'),
+        ('a3', NULL, ['ไม่ระบุ'], TIMESTAMP '2024-03-02 09:00', NULL, NULL, NULL)
+    ) AS t(ticket_id, description, categories, opened_at, lat, lon, subdistrict_code)
+"""
+
+
+@pytest.mark.parametrize("where", ["true", "false"])
+def test_models_take_fct_complaints_columns_as_duckdb_returns_them(small_model, where):
+    import duckdb
+
+    mart = duckdb.sql(
+        f"SELECT *, CAST(opened_at AS DATE) AS opened_date FROM ({MART_SQL}) WHERE {where}"
+    ).df()
+    types = complaint_types.classify_complaints(small_model, mart)
+    found = duplicates.find_duplicates(mart)
+    surges = surge.detect_surges(mart)
+    assert len(types) == len(found) == len(mart)
+    if len(mart):
+        assert types["predicted_type"].iloc[0] == "ถนน"
+        links = found.set_index("ticket_id")["duplicate_of"]
+        assert links["a2"] == "a1" and links[["a1", "a3"]].isna().all()
+        assert surges[["subdistrict_code", "problem_type", "observed"]].values.tolist() == [
+            ["100101", "ถนน", 2]
+        ]
+    else:
+        assert surges.empty and "alert" in surges.columns

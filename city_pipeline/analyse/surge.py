@@ -62,12 +62,15 @@ def trailing_sum(matrix: np.ndarray, window: int, lag: int = 1) -> np.ndarray:
     return cumulative[:, end + 1 - lag] - cumulative[:, end + 1 - lag - window]
 
 
+def shifted(matrix: np.ndarray, days: int) -> np.ndarray:
+    """Column d holds column d-days (zeros before the first day)."""
+    padded = np.concatenate([np.zeros((matrix.shape[0], days)), matrix], axis=1)
+    return padded[:, : matrix.shape[1]]
+
+
 def weekday_factor(type_matrix: np.ndarray, window: int) -> np.ndarray:
     """Per (type, day): how busy this weekday was in the trailing window vs an average day."""
-    same_weekday = sum(
-        np.concatenate([np.zeros((type_matrix.shape[0], k)), type_matrix[:, :-k]], axis=1)
-        for k in range(7, window + 1, 7)
-    )
+    same_weekday = sum(shifted(type_matrix, k) for k in range(7, window + 1, 7))
     expected_same_weekday = trailing_sum(type_matrix, window) * (window // 7) / window
     return (same_weekday + WEEKDAY_PRIOR) / (expected_same_weekday + WEEKDAY_PRIOR)
 

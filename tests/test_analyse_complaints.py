@@ -216,7 +216,8 @@ def test_duplicates_found_on_planted_pairs_only():
         [
             ("P-first", "2024-03-01T08:00:00Z", 13.75, 100.5, text),
             ("P-again", "2024-03-02T09:00:00Z", 13.75 + 40 * metres, 100.5, text + " ครับ"),
-            ("P-chain", "2024-03-04T07:00:00Z", 13.75 + 80 * metres, 100.5, text),
+            # 130 m and 3.1 days from P-first: a duplicate only through P-again
+            ("P-chain", "2024-03-04T10:00:00Z", 13.75 + 130 * metres, 100.5, text),
             ("P-later", "2024-03-20T08:00:00Z", 13.75, 100.5, text),
             ("P-far", "2024-03-01T09:00:00Z", 13.80, 100.5, text),
             ("P-other", "2024-03-01T10:00:00Z", 13.75, 100.5, other),

@@ -56,12 +56,15 @@ def candidate_pairs(points: np.ndarray, max_metres: float) -> tuple[np.ndarray, 
 
 
 def text_similarity(texts: pd.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Cosine similarity of each (left, right) pair of texts (TF-IDF rows are L2-normalised)."""
+    """Cosine similarity of each (left, right) pair of texts (TF-IDF rows are L2-normalised).
+    Only the texts that are in some pair are vectorised."""
     if len(left) == 0:
         return np.empty(0)
+    involved = np.unique(np.concatenate([left, right]))
     vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
-    vectors = vectoriser.fit_transform(texts)
-    return np.asarray(vectors[left].multiply(vectors[right]).sum(axis=1)).ravel()
+    vectors = vectoriser.fit_transform(texts.iloc[involved])
+    rows_left, rows_right = np.searchsorted(involved, left), np.searchsorted(involved, right)
+    return np.asarray(vectors[rows_left].multiply(vectors[rows_right]).sum(axis=1)).ravel()
 
 
 def find_duplicates(

@@ -13,11 +13,10 @@ from city_pipeline import cli
 from city_pipeline.analyse import complaint_types, duplicates, surge
 from city_pipeline.analyse.traffy_history import build_history, is_test_ticket
 
-HISTORY = Path(__file__).resolve().parent.parent / "data" / "history"
-
 
 def history(part: str) -> pd.DataFrame:
-    return pd.read_csv(HISTORY / f"traffy_tagged_{part}.csv", dtype=str, keep_default_na=False)
+    path = complaint_types.HISTORY_DIR / f"traffy_tagged_{part}.csv"
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def labelled(frame: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -25,10 +24,10 @@ def labelled(frame: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def small_model():
-    train = labelled(history("train"), 700)
-    texts = complaint_types.prepare_texts(train["text"])
-    return complaint_types.train(texts, complaint_types.parse_labels(train["labels"]))
+def small_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("history") / "train.csv"
+    labelled(history("train"), 700).to_csv(path, index=False)
+    return complaint_types.train_on_history(path)
 
 
 def national_id(first_twelve: str) -> str:

@@ -30,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from city_pipeline.consume.privacy import scrub_series
+from city_pipeline.settings import PROJECT_ROOT
 
 # Complaint/suggestion/question/other and the mart's "not given": kinds of ticket, not problems.
 UNINFORMATIVE_TAGS = frozenset({"ร้องเรียน", "เสนอแนะ", "สอบถาม", "อื่นๆ", "ไม่ระบุ", ""})
@@ -40,6 +41,12 @@ DEFAULT_PARAMS = {"ngram_range": (1, 3), "C": 100.0, "label_threshold": 0.2}
 # At this confidence the top type was among the citizen's tags for 95.6 % of the cross-validated
 # training tickets (78 % of them reach it): a disagreement there is worth a human look.
 DISAGREEMENT_CONFIDENCE = 0.8
+
+
+# The real tagged Traffy tickets shipped with the repository (data/history/ORIGINS.md).
+HISTORY_DIR = PROJECT_ROOT / "data" / "history"
+HISTORY_TRAIN = HISTORY_DIR / "traffy_tagged_train.csv"
+HISTORY_TEST = HISTORY_DIR / "traffy_tagged_test.csv"
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -329,6 +336,12 @@ def read_labelled_csv(path: Path | str, require_labels: bool = False) -> pd.Data
     if require_labels and not parse_labels(frame["labels"]).map(len).any():
         raise LabelledCsvError(path, "no row has a problem type", "labels")
     return frame[list(REQUIRED_COLUMNS)]
+
+
+def train_on_history(path: Path | str = HISTORY_TRAIN, params: dict | None = None) -> Pipeline:
+    """The classifier trained on a labelled CSV (default: the shipped training part)."""
+    frame = read_labelled_csv(path, require_labels=True)
+    return train(prepare_texts(frame["text"]), parse_labels(frame["labels"]), params)
 
 
 def evaluate_files(train_path: Path | str, test_path: Path | str) -> dict:

@@ -3,6 +3,7 @@
     city-pipeline run [--start D --end D] [--city khon_kaen|path.yaml] [--data-dir DIR]
                       [--from-landing]
     city-pipeline status [--city ..] [--data-dir DIR] [--json]
+    city-pipeline evaluate complaints --train CSV --test CSV
 
 Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `<data dir>/dagster_home`),
 so `make ui` shows them beside scheduled runs.
@@ -269,6 +270,34 @@ def command_status(args: argparse.Namespace) -> int:
     return code
 
 
+def command_evaluate_complaints(args: argparse.Namespace) -> int:
+    import json
+
+    from city_pipeline.analyse.complaint_types import LabelledCsvError, evaluate_files
+
+    try:
+        result = evaluate_files(args.train, args.test)
+    except LabelledCsvError as exc:
+        print(f"city-pipeline evaluate complaints: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
+    """`evaluate <model>`: train on one file, score another, print one JSON object."""
+    evaluate = commands.add_parser("evaluate", help="measure an analysis model on held-out data")
+    models = evaluate.add_subparsers(dest="model", required=True)
+    complaints = models.add_parser(
+        "complaints",
+        help="complaint problem-type classifier vs the majority type; CSVs with columns "
+        "text,labels (types separated by |, empty = unknown, not scored)",
+    )
+    complaints.add_argument("--train", required=True, help="labelled CSV to train on")
+    complaints.add_argument("--test", required=True, help="labelled CSV to score")
+    complaints.set_defaults(handler=command_evaluate_complaints)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="city-pipeline",
@@ -297,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
     state.add_argument("--json", action="store_true", help="machine-readable output")
     state.set_defaults(handler=command_status)
+    add_evaluate_commands(commands)
     return parser
 
 

@@ -128,10 +128,30 @@ def parse_partitions(
     return {ctx.day: spec.parse(ctx) for ctx in contexts}
 
 
+def check_landed(spec: CaptureSpec, batch: LandingBatch) -> None:
+    """Refuse a batch whose landed bytes differ from their sidecars (edited, truncated, lost):
+    raw must only ever come from the bytes the source sent."""
+    damage = batch.damage()
+    if damage:
+        raise landing_error(spec, batch.day, lake.LandingDamaged(damage))
+
+
+def landing_error(spec: CaptureSpec, day: date, exc: lake.LandingDamaged) -> SourceError:
+    return SourceError(
+        spec.name,
+        day,
+        f"landed data is damaged, not parsed: {exc} "
+        "(run `city-pipeline verify`; re-fetch the partition without --from-landing)",
+    )
+
+
 def write_batches(
     spec: CaptureSpec, batches: Sequence[LandingBatch], settings: Settings
 ) -> dict[date, dict[str, TableWritten]]:
-    """Rebuild the raw tables of complete landed batches (one per partition)."""
+    """Rebuild the raw tables of complete landed batches (one per partition), after checking
+    every landed file against its sidecar."""
+    for batch in batches:
+        check_landed(spec, batch)
     contexts = [
         ParseContext(source=spec.name, day=b.day, files=tuple(b.files), settings=settings)
         for b in batches
@@ -204,7 +224,10 @@ def latest_batches(
     spec: CaptureSpec, days: Iterable[date], settings: Settings
 ) -> Iterator[LandingBatch]:
     for day in days:
-        batch = lake.latest_batch(settings.lake_dir, spec.name, day)
+        try:
+            batch = lake.latest_batch(settings.lake_dir, spec.name, day)
+        except lake.LandingDamaged as exc:
+            raise landing_error(spec, day, exc) from None
         if batch is None:
             raise SourceError(
                 spec.name, day, "no complete batch landed for this partition; run the capture"

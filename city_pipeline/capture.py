@@ -53,6 +53,10 @@ class CaptureSpec:
     depends_on: tuple[str, ...] = ()
     # Parses several partitions at once (same result per day as `parse`), see `parse_partitions`.
     parse_window: Callable[[Sequence[ParseContext]], dict[date, dict[str, pa.Table]]] | None = None
+    # What a partition's parsed tables show is off without failing the capture (e.g. configured
+    # stations the source no longer lists): name -> the ids concerned, an empty list when none.
+    # It lands in the result's metadata; the source logs a warning when it is not empty.
+    warnings: Callable[[ParseContext, dict[str, pa.Table]], dict[str, list[str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class CaptureResult:
     day: date
     batch: LandingBatch
     tables: dict[str, TableWritten]
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # see `CaptureSpec.warnings`
 
     @property
     def landed_bytes(self) -> int:
@@ -86,6 +91,7 @@ class CaptureResult:
             "landed_bytes": self.landed_bytes,
             "sha256": [f.sha256 for f in self.batch.files],
             "source_urls": self.urls,
+            **self.warnings,
         }
 
 
@@ -150,6 +156,13 @@ def write_batches(
 ) -> dict[date, dict[str, TableWritten]]:
     """Rebuild the raw tables of complete landed batches (one per partition), after checking
     every landed file against its sidecar."""
+    return {day: tables for day, (tables, _) in write_window(spec, batches, settings).items()}
+
+
+def write_window(
+    spec: CaptureSpec, batches: Sequence[LandingBatch], settings: Settings
+) -> dict[date, tuple[dict[str, TableWritten], dict[str, list[str]]]]:
+    """`write_batches`, each partition's warnings (`CaptureSpec.warnings`) beside its tables."""
     for batch in batches:
         check_landed(spec, batch)
     contexts = [
@@ -158,7 +171,10 @@ def write_batches(
     ]
     parsed = parse_partitions(spec, contexts)
     return {
-        ctx.day: write_raw_tables(spec, ctx, parsed[ctx.day], batch.lineage())
+        ctx.day: (
+            write_raw_tables(spec, ctx, parsed[ctx.day], batch.lineage()),
+            spec.warnings(ctx, parsed[ctx.day]) if spec.warnings else {},
+        )
         for ctx, batch in zip(contexts, batches, strict=True)
     }
 
@@ -200,9 +216,12 @@ def write_windows(
     """Rebuild raw window by window from complete batches; results come in the batches' order and
     a failure leaves earlier windows written."""
     for window in windows(batches, max_bytes):
-        written = write_batches(spec, window, settings)
+        written = write_window(spec, window, settings)
         for batch in window:
-            yield CaptureResult(spec=spec, day=batch.day, batch=batch, tables=written[batch.day])
+            tables, warnings = written[batch.day]
+            yield CaptureResult(
+                spec=spec, day=batch.day, batch=batch, tables=tables, warnings=warnings
+            )
 
 
 def run_captures(

@@ -272,6 +272,26 @@ def new_batch_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"
 
 
+def landed_file(path: Path) -> LandedFile:
+    """A landed file as its sidecar describes it (a lost or unreadable sidecar is damage)."""
+    sidecar = sidecar_path(path)
+    meta = read_json(sidecar)
+    try:
+        return LandedFile(
+            path=path,
+            url=meta["url"],
+            params=meta["params"],
+            status=meta["status"],
+            headers=meta["headers"],
+            fetched_at=meta["fetched_at"],
+            sha256=meta["sha256"],
+            size=meta["bytes"],
+        )
+    except (KeyError, TypeError) as exc:
+        needed = "url, params, status, headers, fetched_at, sha256, bytes"
+        raise LandingDamaged([Damage(sidecar, "unparsable sidecar", needed, repr(exc))]) from None
+
+
 def latest_batch(lake_dir: Path, source: str, day: date) -> LandingBatch | None:
     """The newest complete batch landed for a partition (to rebuild raw without fetching).
 
@@ -284,26 +304,11 @@ def latest_batch(lake_dir: Path, source: str, day: date) -> LandingBatch | None:
     if not markers:
         return None
     newest = markers[-1].name.removesuffix(BATCH_MARKER_SUFFIX)
-    listed = read_json(markers[-1]).get("files")
+    marker = read_json(markers[-1])
+    listed = marker.get("files") if isinstance(marker, dict) else None
     if not isinstance(listed, list):
         raise LandingDamaged([Damage(markers[-1], "no file list", "a 'files' list", str(listed))])
-    metas = [read_json(sidecar_path(directory / name)) for name in listed]
-    try:
-        files = [
-            LandedFile(
-                path=directory / m["file"],
-                url=m["url"],
-                params=m["params"],
-                status=m["status"],
-                headers=m["headers"],
-                fetched_at=m["fetched_at"],
-                sha256=m["sha256"],
-                size=m["bytes"],
-            )
-            for m in sorted(metas, key=lambda m: m["fetch_id"])
-        ]
-    except (KeyError, TypeError) as exc:
-        raise LandingDamaged(
-            [Damage(directory, "sidecar lacks a key", "url, params, sha256, bytes, ...", str(exc))]
-        ) from None
+    # In the marker's (fetch) order, each file where the marker says it is.
+    paths = [directory / str(name) for name in listed]
+    files = [landed_file(path) for path in paths]
     return LandingBatch(lake_dir, source, day, batch_id=newest, files=files)

@@ -241,3 +241,12 @@ def test_a_file_altered_between_landing_and_parsing_is_refused(settings):
     with pytest.raises(SourceError, match="size mismatch"):
         list(run_captures(spec, DAYS[:1], settings))
     assert not lake.raw_partition_path(settings.lake_dir, "readings", DAYS[0]).exists()
+
+
+def test_an_unreadable_sidecar_stops_the_rebuild_naming_it(settings):
+    list(run_captures(SPEC, DAYS[:1], settings))
+    landed = landed_file(settings, DAYS[0])
+    landed.sidecar.write_text('{"url": ', encoding="utf-8")
+    with pytest.raises(SourceError, match="unparsable JSON") as caught:
+        list(rebuild_captures(SPEC, DAYS[:1], settings))
+    assert str(landed.sidecar) in str(caught.value)

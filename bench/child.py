@@ -69,8 +69,8 @@ def capture_ours(settings, spec, batches: dict[date, Any]) -> int:
 
     rows = 0
     for window in windows(batches.values()):
-        for tables, _quarantine in write_batches(spec, window, settings).values():
-            rows += sum(t.rows for t in tables.values())
+        for result in write_batches(spec, window, settings).values():
+            rows += sum(t.rows for t in result.tables.values())
     return rows
 
 

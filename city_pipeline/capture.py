@@ -53,6 +53,10 @@ class CaptureSpec:
     depends_on: tuple[str, ...] = ()
     # Parses several partitions at once (same result per day as `parse`), see `parse_partitions`.
     parse_window: Callable[[Sequence[ParseContext]], dict[date, dict[str, pa.Table]]] | None = None
+    # What a partition's parsed tables show is off without failing the capture (e.g. configured
+    # stations the source no longer lists): name -> the ids concerned, an empty list when none.
+    # It lands in the result's metadata; the source logs a warning when it is not empty.
+    warnings: Callable[[ParseContext, dict[str, pa.Table]], dict[str, list[str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class CaptureResult:
     batch: LandingBatch
     tables: dict[str, TableWritten]
     quarantine: TableWritten | None = None
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # see `CaptureSpec.warnings`
 
     @property
     def landed_bytes(self) -> int:
@@ -88,6 +93,7 @@ class CaptureResult:
             "sha256": [f.sha256 for f in self.batch.files],
             "source_urls": self.urls,
             "quarantined_rows": self.quarantine.rows if self.quarantine else 0,
+            **self.warnings,
         }
 
 
@@ -130,6 +136,23 @@ def parse_partitions(
     return {ctx.day: spec.parse(ctx) for ctx in contexts}
 
 
+def check_landed(spec: CaptureSpec, batch: LandingBatch) -> None:
+    """Refuse a batch whose landed bytes differ from their sidecars (edited, truncated, lost):
+    raw must only ever come from the bytes the source sent."""
+    damage = batch.damage()
+    if damage:
+        raise landing_error(spec, batch.day, lake.LandingDamaged(damage))
+
+
+def landing_error(spec: CaptureSpec, day: date, exc: lake.LandingDamaged) -> SourceError:
+    return SourceError(
+        spec.name,
+        day,
+        f"landed data is damaged, not parsed: {exc} "
+        "(run `city-pipeline verify`; re-fetch the partition without --from-landing)",
+    )
+
+
 def quarantine_table(spec: CaptureSpec) -> str:
     """The raw table holding a capture's quarantined values: `quarantine_<capture>`."""
     return f"quarantine_{spec.name}"
@@ -137,9 +160,12 @@ def quarantine_table(spec: CaptureSpec) -> str:
 
 def write_batches(
     spec: CaptureSpec, batches: Sequence[LandingBatch], settings: Settings
-) -> dict[date, tuple[dict[str, TableWritten], TableWritten]]:
-    """Rebuild the raw tables of complete landed batches (one per partition), with each
-    partition's quarantine table (values that did not type, set aside)."""
+) -> dict[date, CaptureResult]:
+    """Rebuild the raw tables of complete landed batches (one per partition), after checking
+    every landed file against its sidecar; each partition's values that did not type go to its
+    quarantine table, and its warnings (`CaptureSpec.warnings`) to its result."""
+    for batch in batches:
+        check_landed(spec, batch)
     contexts = [
         ParseContext(source=spec.name, day=b.day, files=tuple(b.files), settings=settings)
         for b in batches
@@ -147,12 +173,19 @@ def write_batches(
     with quarantining() as quarantine:
         parsed = parse_partitions(spec, contexts)
     bad = split_quarantine(quarantine.table(), contexts)
-    written = {}
+    results = {}
     for ctx, batch in zip(contexts, batches, strict=True):
-        check_quarantine_share(spec, ctx, parsed[ctx.day], bad[ctx.day])
-        tables = write_raw_tables(spec, ctx, parsed[ctx.day], batch.lineage())
-        written[ctx.day] = (tables, write_quarantine(spec, ctx, bad[ctx.day], batch))
-    return written
+        tables = parsed[ctx.day]
+        check_quarantine_share(spec, ctx, tables, bad[ctx.day])
+        results[ctx.day] = CaptureResult(
+            spec=spec,
+            day=ctx.day,
+            batch=batch,
+            tables=write_raw_tables(spec, ctx, tables, batch.lineage()),
+            quarantine=write_quarantine(spec, ctx, bad[ctx.day], batch),
+            warnings=spec.warnings(ctx, tables) if spec.warnings else {},
+        )
+    return results
 
 
 def split_quarantine(table: pa.Table, contexts: Sequence[ParseContext]) -> dict[date, pa.Table]:
@@ -250,8 +283,7 @@ def write_windows(
     for window in windows(batches, max_bytes):
         written = write_batches(spec, window, settings)
         for batch in window:
-            tables, quarantine = written[batch.day]
-            yield CaptureResult(spec, batch.day, batch, tables, quarantine)
+            yield written[batch.day]
 
 
 def run_captures(
@@ -273,7 +305,10 @@ def latest_batches(
     spec: CaptureSpec, days: Iterable[date], settings: Settings
 ) -> Iterator[LandingBatch]:
     for day in days:
-        batch = lake.latest_batch(settings.lake_dir, spec.name, day)
+        try:
+            batch = lake.latest_batch(settings.lake_dir, spec.name, day)
+        except lake.LandingDamaged as exc:
+            raise landing_error(spec, day, exc) from None
         if batch is None:
             raise SourceError(
                 spec.name, day, "no complete batch landed for this partition; run the capture"

@@ -4,6 +4,7 @@
                       [--from-landing]
     city-pipeline status [--city ..] [--data-dir DIR] [--json]
     city-pipeline evaluate complaints --train CSV --test CSV
+    city-pipeline verify [--city ..] [--data-dir DIR] [--json]
 
 Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `<data dir>/dagster_home`),
 so `make ui` shows them beside scheduled runs.
@@ -298,6 +299,27 @@ def add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
     complaints.set_defaults(handler=command_evaluate_complaints)
 
 
+def command_verify(args: argparse.Namespace) -> int:
+    """Check every landed file against its sidecar: exit 0 clean, 1 when anything is damaged."""
+    import json
+
+    from city_pipeline import verify
+
+    if args.city:
+        os.environ["CITY_PIPELINE_CONFIG"] = str(resolve_city(args.city))
+    if args.data_dir:
+        os.environ["CITY_PIPELINE_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    lake_dir = load_settings().lake_dir
+    if not (lake_dir / "landing").is_dir():
+        raise ConfigError(f"no landing zone at {lake_dir / 'landing'}: check --data-dir")
+    report = verify.verify_landing(lake_dir)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        print(verify.render(report, lake_dir))
+    return 0 if report.clean else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="city-pipeline",
@@ -327,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--json", action="store_true", help="machine-readable output")
     state.set_defaults(handler=command_status)
     add_evaluate_commands(commands)
+    check = commands.add_parser(
+        "verify",
+        help="check every landed file against its sidecar's sha256 and size "
+        "(exit 1 if any file is damaged)",
+    )
+    check.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
+    check.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(handler=command_verify)
     return parser
 
 

@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 RAW_FILE_NAME = "part-0.parquet"
 BATCH_MARKER_SUFFIX = ".batch.json"
+SIDECAR_SUFFIX = ".meta.json"
 
 
 def landing_dir(lake_dir: Path, source: str, day: date) -> Path:
@@ -99,10 +100,82 @@ class LandedFile:
 
     @property
     def sidecar(self) -> Path:
-        return self.path.with_name(self.path.name.split(".")[0] + ".meta.json")
+        return sidecar_path(self.path)
 
     def read_bytes(self) -> bytes:
         return self.path.read_bytes()
+
+    def damage(self) -> Damage | None:
+        """How the file on disk differs from what its sidecar recorded at landing, if it does."""
+        return bytes_damage(self.path, self.sha256, self.size)
+
+
+def bytes_damage(path: Path, sha256: str, size: int) -> Damage | None:
+    """A missing file, or its size or sha256 differing from the recorded ones; `None` when equal.
+
+    The size is checked first: a truncated file is found without reading it."""
+    if not path.is_file():
+        return Damage(path, "missing file", "a landed file", "none")
+    actual_size = path.stat().st_size
+    if actual_size != size:
+        return Damage(path, "size mismatch", str(size), str(actual_size))
+    digest = file_sha256(path)
+    if digest != sha256:
+        return Damage(path, "sha256 mismatch", sha256, digest)
+    return None
+
+
+@dataclass(frozen=True)
+class Damage:
+    """One thing wrong in the landing zone: a file, what is wrong, expected vs actual."""
+
+    path: Path
+    problem: str
+    expected: str = ""
+    actual: str = ""
+
+    def describe(self) -> str:
+        text = f"{self.path}: {self.problem}"
+        if self.expected or self.actual:
+            text += f" (expected {self.expected}, actual {self.actual})"
+        return text
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "path": str(self.path),
+            "problem": self.problem,
+            "expected": self.expected,
+            "actual": self.actual,
+        }
+
+
+class LandingDamaged(RuntimeError):
+    """Landed bytes (or their sidecars) no longer match what was landed: never parse them."""
+
+    def __init__(self, damage: Sequence[Damage]):
+        self.damage = tuple(damage)
+        super().__init__("; ".join(d.describe() for d in self.damage))
+
+
+def file_sha256(path: Path) -> str:
+    """A file's sha256, read in chunks (landed pages can be large)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def read_json(path: Path) -> Any:
+    """A sidecar or batch marker; an unreadable one is damage, not a traceback."""
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise LandingDamaged([Damage(path, "missing file", "a JSON file", "none")]) from None
+    except (OSError, ValueError) as exc:
+        raise LandingDamaged([Damage(path, "unparsable JSON", "valid JSON", str(exc))]) from None
+
+
+def sidecar_path(data_file: Path) -> Path:
+    """`<fetch-id>.<ext>` -> `<fetch-id>.meta.json`."""
+    return data_file.with_name(data_file.name.split(".")[0] + SIDECAR_SUFFIX)
 
 
 @dataclass
@@ -187,6 +260,10 @@ class LandingBatch:
         write_bytes_atomic(marker, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
         return marker
 
+    def damage(self) -> list[Damage]:
+        """Every landed file of the batch whose bytes differ from its sidecar (empty when whole)."""
+        return [d for d in (f.damage() for f in self.files) if d is not None]
+
     def lineage(self) -> dict[str, str]:
         """Key-value metadata stored in the raw Parquet file this batch produced."""
         return {
@@ -212,31 +289,44 @@ def read_batch_marker(marker: Path) -> dict[str, Any]:
     return manifest
 
 
+def landed_file(path: Path) -> LandedFile:
+    """A landed file as its sidecar describes it (a lost or unreadable sidecar is damage)."""
+    sidecar = sidecar_path(path)
+    meta = read_json(sidecar)
+    try:
+        return LandedFile(
+            path=path,
+            url=meta["url"],
+            params=meta["params"],
+            status=meta["status"],
+            headers=meta["headers"],
+            fetched_at=meta["fetched_at"],
+            sha256=meta["sha256"],
+            size=meta["bytes"],
+        )
+    except (KeyError, TypeError) as exc:
+        needed = "url, params, status, headers, fetched_at, sha256, bytes"
+        raise LandingDamaged([Damage(sidecar, "unparsable sidecar", needed, repr(exc))]) from None
+
+
 def latest_batch(lake_dir: Path, source: str, day: date) -> LandingBatch | None:
     """The newest complete batch landed for a partition (to rebuild raw without fetching).
 
     Batch ids start with their UTC timestamp, so the newest sorts last. Batches whose fetch failed
-    (no `.batch.json` marker) are skipped: their files stay for diagnosis only."""
+    (no `.batch.json` marker) are skipped: their files stay for diagnosis only. The marker lists
+    the batch's files, so a file or sidecar lost since is `LandingDamaged`, not silently left out
+    (callers check the bytes against the sidecars with `LandingBatch.damage`)."""
     directory = landing_dir(lake_dir, source, day)
     markers = sorted(directory.glob(f"*{BATCH_MARKER_SUFFIX}")) if directory.exists() else []
     if not markers:
         return None
     newest = markers[-1].name.removesuffix(BATCH_MARKER_SUFFIX)
-    metadata = read_batch_marker(markers[-1])["metadata"]
-    sidecars = sorted(directory.glob(f"{newest}-*.meta.json"))
-    metas = [json.loads(p.read_text("utf-8")) for p in sidecars]
-    files = [
-        LandedFile(
-            path=directory / m["file"],
-            url=m["url"],
-            params=m["params"],
-            status=m["status"],
-            headers=m["headers"],
-            fetched_at=m["fetched_at"],
-            sha256=m["sha256"],
-            size=m["bytes"],
-        )
-        for m in sorted(metas, key=lambda m: m["fetch_id"])
-        if m["batch_id"] == newest
-    ]
+    marker = read_json(markers[-1])
+    listed = marker.get("files") if isinstance(marker, dict) else None
+    if not isinstance(listed, list):
+        raise LandingDamaged([Damage(markers[-1], "no file list", "a 'files' list", str(listed))])
+    # In the marker's (fetch) order, each file where the marker says it is.
+    paths = [directory / str(name) for name in listed]
+    files = [landed_file(path) for path in paths]
+    metadata = marker.get("metadata") or {}  # markers before batches carried metadata: none
     return LandingBatch(lake_dir, source, day, batch_id=newest, files=files, metadata=metadata)

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from city_pipeline import reference
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
 CITIES_DIR = PACKAGE_DIR / "cities"
@@ -71,27 +73,47 @@ class CityIdentity(Strict):
 
     # Field validators (not one model validator) so the error names the key, e.g.
     # `city.district_codes`; fields validate in order, so the codes they nest in are in `info.data`.
+    # Beyond their shape, codes must exist in the bundled DOPA reference (the dbt seeds), nested
+    # as it lists them: an invented code would silently match no row in any source.
+    @field_validator("province_code")
+    @classmethod
+    def _province_exists(cls, code: str) -> str:
+        problem = reference.unknown_code("province", code)
+        if problem:
+            raise ValueError(problem)
+        return code
+
     @field_validator("district_codes")
     @classmethod
     def _districts_in_province(cls, codes: list[str], info: ValidationInfo) -> list[str]:
         province = info.data.get("province_code")
+        if province is None:
+            return codes  # the province's own error says what is wrong
         for code in codes:
-            if province is not None and (len(code) != 4 or not code.startswith(province)):
+            if len(code) != 4 or not code.startswith(province):
                 raise ValueError(
                     f"district code {code} is not a 4-digit code in province {province}"
                 )
+            problem = reference.unknown_code("district", code, province)
+            if problem:
+                raise ValueError(problem)
         return codes
 
     @field_validator("subdistrict_codes")
     @classmethod
     def _subdistricts_in_districts(cls, codes: list[str], info: ValidationInfo) -> list[str]:
         districts = info.data.get("district_codes")
+        if districts is None:
+            return codes
         for code in codes:
-            if districts is not None and (len(code) != 6 or code[:4] not in districts):
+            if len(code) != 6 or code[:4] not in districts:
                 raise ValueError(
                     f"subdistrict code {code} is not a 6-digit code in one of the "
                     f"city's districts {districts}"
                 )
+            problem = reference.unknown_code("subdistrict", code, code[:4])
+            if problem:
+                raise ValueError(problem)
         return codes
 
 

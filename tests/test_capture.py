@@ -184,3 +184,69 @@ def test_split_by_partition_never_misplaces_or_drops_rows():
         split_by_partition(unordered, "day", DAYS[:2])
     with pytest.raises(ValueError, match="outside its partitions"):
         split_by_partition(pa.table({"day": [DAYS[0], DAYS[4]], "v": [1, 2]}), "day", DAYS[:2])
+
+
+# --- landed bytes are checked against their sidecars before any parse
+
+
+def landed_file(settings, day: date) -> lake.LandedFile:
+    batch = lake.latest_batch(settings.lake_dir, SPEC.name, day)
+    assert batch is not None
+    return batch.files[0]
+
+
+def test_a_landed_file_altered_but_still_json_stops_the_rebuild_of_its_partition(settings):
+    list(run_captures(SPEC, DAYS[:3], settings))
+    altered = landed_file(settings, DAYS[1])
+    lake.raw_partition_path(settings.lake_dir, "readings", DAYS[1]).unlink()
+    body = orjson.loads(altered.read_bytes())
+    body["readings"][0]["value"] = "9.5"  # same size, still valid JSON, different value
+    altered.path.write_bytes(orjson.dumps(body))
+    assert altered.path.stat().st_size == altered.size
+    with pytest.raises(SourceError) as caught:
+        list(rebuild_captures(SPEC, DAYS[:3], settings))
+    message = str(caught.value)
+    assert caught.value.partition == DAYS[1].isoformat() and "source readings" in message
+    assert str(altered.path) in message and "sha256 mismatch" in message
+    assert altered.sha256 in message and lake.file_sha256(altered.path) in message
+    assert not lake.raw_partition_path(settings.lake_dir, "readings", DAYS[1]).exists()
+
+
+def test_a_truncated_landed_file_stops_the_rebuild_naming_both_sizes(settings):
+    list(run_captures(SPEC, DAYS[:1], settings))
+    truncated = landed_file(settings, DAYS[0])
+    truncated.path.write_bytes(truncated.read_bytes()[:-5])
+    with pytest.raises(SourceError, match="size mismatch") as caught:
+        list(rebuild_captures(SPEC, DAYS[:1], settings))
+    assert f"expected {truncated.size}, actual {truncated.size - 5}" in str(caught.value)
+
+
+def test_a_lost_sidecar_stops_the_rebuild_instead_of_dropping_the_file(settings):
+    list(run_captures(SPEC, DAYS[:1], settings))
+    landed = landed_file(settings, DAYS[0])
+    landed.sidecar.unlink()
+    with pytest.raises(SourceError, match="missing file") as caught:
+        list(rebuild_captures(SPEC, DAYS[:1], settings))
+    assert str(landed.sidecar) in str(caught.value)
+
+
+def test_a_file_altered_between_landing_and_parsing_is_refused(settings):
+    """The fetch path checks too: what is parsed is what the sidecar says was received."""
+
+    def fetch_then_tamper(ctx) -> None:
+        fetch_readings(ctx)
+        ctx.batch.files[0].path.write_bytes(b'{"readings": []}')
+
+    spec = dataclasses.replace(SPEC, fetch=fetch_then_tamper)
+    with pytest.raises(SourceError, match="size mismatch"):
+        list(run_captures(spec, DAYS[:1], settings))
+    assert not lake.raw_partition_path(settings.lake_dir, "readings", DAYS[0]).exists()
+
+
+def test_an_unreadable_sidecar_stops_the_rebuild_naming_it(settings):
+    list(run_captures(SPEC, DAYS[:1], settings))
+    landed = landed_file(settings, DAYS[0])
+    landed.sidecar.write_text('{"url": ', encoding="utf-8")
+    with pytest.raises(SourceError, match="unparsable JSON") as caught:
+        list(rebuild_captures(SPEC, DAYS[:1], settings))
+    assert str(landed.sidecar) in str(caught.value)

@@ -103,6 +103,47 @@ def test_bad_config_names_file_and_key(city_yaml, overrides, key, says):
     assert f"  {key}: " in message and says in message
 
 
+@pytest.mark.parametrize(
+    ("overrides", "key", "says"),
+    [
+        (
+            {"city": {"province_code": "99"}},
+            "city.province_code",
+            "province code 99 does not exist in the DOPA reference "
+            "dbt_project/seeds/reference/th_provinces.csv; nearest valid: 96 Narathiwat",
+        ),
+        (
+            {"city": {"district_codes": ["4001", "4099"]}},
+            "city.district_codes",
+            "district code 4099 does not exist under 40 in the DOPA reference "
+            "dbt_project/seeds/reference/th_districts.csv; nearest valid: 4029 Wiang Kao",
+        ),
+        (
+            {"city": {"subdistrict_codes": ["400101", "400199"]}},
+            "city.subdistrict_codes",
+            "subdistrict code 400199 does not exist under 4001 in the DOPA reference "
+            "dbt_project/seeds/reference/th_subdistricts.csv; nearest valid: 400118 Non Thon",
+        ),
+    ],
+    ids=["invented-province", "invented-district", "invented-subdistrict"],
+)
+def test_codes_must_exist_in_the_dopa_reference(city_yaml, overrides, key, says):
+    path = city_yaml(overrides, name="invented.yaml")
+    message = config_error(path)
+    assert f"invalid city config {path}:" in message
+    assert f"  {key}: " in message and says in message
+
+
+def test_reference_reports_a_code_listed_under_another_parent():
+    from city_pipeline import reference
+
+    assert reference.unknown_code("subdistrict", "400101", "4001") is None
+    problem = reference.unknown_code("subdistrict", "400101", "4002")
+    assert problem is not None and problem.startswith(
+        "subdistrict code 400101 is listed under 4001, not under 4002"
+    )
+
+
 def test_missing_required_key_is_named(city_yaml, tmp_path):
     path = city_yaml()
     text = path.read_text(encoding="utf-8").replace("partitions_start:", "partition_start:")

@@ -469,3 +469,37 @@ def test_live_station_list_without_city_stations_is_empty(httpserver, live):
     table = pq.read_table(result.tables[air4thai.STATIONS_TABLE].path)
     assert table.num_rows == 0
     assert table.schema.remove_metadata() == empty_table(air4thai.STATIONS_COLUMNS).schema
+
+
+def test_configured_stations_missing_from_the_list_are_a_warning_not_a_failure(
+    httpserver, live, caplog
+):
+    # The city configures 46t and 97t; today's list has 46t and an areaTH match (1t), not 97t.
+    serve(
+        httpserver,
+        air4thai.STATIONS_PATH,
+        {"stations": [station("46t", "ขอนแก่น"), station("1t", "ต.ในเมือง อ.เมือง, ขอนแก่น")]},
+    )
+    with caplog.at_level("WARNING", logger="city_pipeline.sources.air4thai"):
+        result = run_capture(air4thai.STATIONS_CAPTURE, DAY, live)
+    assert result.tables[air4thai.STATIONS_TABLE].rows == 2
+    assert result.warnings == {"missing_stations": ["97t"]}
+    assert result.metadata()["missing_stations"] == ["97t"]
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "configured station ids missing from the Air4Thai station list: 97t" in warning
+    assert str(DAY) in warning and "sources.air4thai.station_ids" in warning
+
+    from city_pipeline.defs.capture import materialize_metadata
+
+    metadata = materialize_metadata(air4thai.STATIONS_TABLE, [result])
+    assert metadata["missing_stations"].value == ["97t"]
+
+
+def test_a_station_list_holding_every_configured_station_warns_of_nothing(httpserver, live):
+    serve(
+        httpserver,
+        air4thai.STATIONS_PATH,
+        {"stations": [station("97t", "ขอนแก่น"), station("46t", "ขอนแก่น")]},
+    )
+    result = run_capture(air4thai.STATIONS_CAPTURE, DAY, live)
+    assert result.warnings == {"missing_stations": []}

@@ -72,6 +72,16 @@ def materialize_metadata(table: str, results: list[CaptureResult]) -> dict[str, 
         "source_urls": dg.MetadataValue.json(sorted({u for r in results for u in r.urls})),
         "landed_bytes": sum(r.landed_bytes for r in results),
         "landing_sha256": dg.MetadataValue.json([f.sha256 for r in results for f in r.batch.files]),
+        **warnings_metadata(results),
+    }
+
+
+def warnings_metadata(results: list[CaptureResult]) -> dict[str, object]:
+    """Each warning of the run's partitions (e.g. `missing_stations`): the ids over all of them."""
+    names = sorted({name for r in results for name in r.warnings})
+    return {
+        name: dg.MetadataValue.json(sorted({i for r in results for i in r.warnings.get(name, [])}))
+        for name in names
     }
 
 
@@ -112,6 +122,9 @@ def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
                 context.log.info(
                     f"{spec.name} {result.day}: {len(result.batch.files)} responses, {rows}"
                 )
+                for name, ids in result.warnings.items():
+                    if ids:
+                        context.log.warning(f"{spec.name} {result.day}: {name}: {', '.join(ids)}")
                 results.append(result)
         except SourceError as exc:
             # Retry what may pass later (5xx, timeouts); a malformed payload fails at once.

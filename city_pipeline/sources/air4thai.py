@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -54,6 +55,8 @@ from city_pipeline.sources.window import (
     register_files,
     split,
 )
+
+logger = logging.getLogger(__name__)
 
 SOURCE = "air4thai"
 STATIONS_TABLE = "air4thai_stations"
@@ -399,6 +402,25 @@ def parse_stations(ctx: ParseContext) -> dict[str, pa.Table]:
     return parse_station_window([ctx])[ctx.day]
 
 
+def missing_stations(ctx: ParseContext, tables: dict[str, pa.Table]) -> dict[str, list[str]]:
+    """Configured `station_ids` the day's station list lacks (closed, renamed, or a typo). Not a
+    failure: the history is still asked for them, and the city's other stations are captured.
+    The parsed table keeps every configured id the list holds, so the rest is what is missing."""
+    configured = {s.strip() for s in settings_of(ctx.settings).station_ids if s.strip()}
+    listed = {s.strip() for s in tables[STATIONS_TABLE].column("station_id").to_pylist() if s}
+    missing = sorted(configured - listed)
+    if missing:
+        logger.warning(
+            "%s %s: configured station ids missing from the Air4Thai station list: %s "
+            "(check sources.air4thai.station_ids in %s)",
+            ctx.source,
+            ctx.day,
+            ", ".join(missing),
+            ctx.settings.config_file,
+        )
+    return {"missing_stations": missing}
+
+
 # --- hourly history ------------------------------------------------------------------------
 
 
@@ -651,6 +673,7 @@ STATIONS_CAPTURE = CaptureSpec(
     parse=parse_stations,
     parse_window=parse_station_window,
     sort_keys={STATIONS_TABLE: ("station_id",)},
+    warnings=missing_stations,
     description="สถานีตรวจวัดคุณภาพอากาศ (Air4Thai) · Air4Thai station list with each station's "
     "latest AQI (the city's stations).",
 )

@@ -1,4 +1,5 @@
--- The city's Air4Thai monitoring stations: names, area, position and DOPA admin codes.
+-- The city's Air4Thai monitoring stations: names, area, position and DOPA admin codes. A position
+-- outside Thailand is NULLed and flagged (macros/plausibility.sql).
 with
 
 stations as (
@@ -23,8 +24,9 @@ final as (
         stations.area_th,
         stations.area_en,
         stations.station_type,
-        stations.lat,
-        stations.lon,
+        {{ coordinate_in_bounds('stations.lat', 'stations.lat', 'stations.lon') }} as lat,
+        {{ coordinate_in_bounds('stations.lon', 'stations.lat', 'stations.lon') }} as lon,
+        {{ coordinates_out_of_bounds('stations.lat', 'stations.lon') }} as coordinates_out_of_bounds,
         resolution.province_code,
         resolution.district_code,
         resolution.subdistrict_code,

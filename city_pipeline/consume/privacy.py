@@ -51,7 +51,7 @@ GEOGRAPHY_SEEDS = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" 
 CONTROL_RE2 = (
     r"[\x{00}-\x{08}\x{0B}\x{0C}\x{0E}-\x{1F}\x{7F}-\x{9F}\x{202A}-\x{202E}\x{2066}-\x{2069}]"
 )
-CONTROL_PATTERN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL_PATTERN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 
@@ -237,7 +237,7 @@ def _id_token(match: re.Match[str]) -> str:
 # A title word or two Thai consonants before a digit add the name and plate candidates.
 CANDIDATE_RE2 = (
     r"(?s)@|\p{Nd}(?:.?\p{Nd}){8}|นาย|นาง|คุณ|เด็ก(?:ชาย|หญิง)|ด\.[ชญ]\.|น\.ส\."
-    r"|\b(?:Mr|Mrs|Ms|Miss|Dr)\b|[ก-ฮ]{2}[\s\-]?\p{Nd}"
+    r"|\b(?:Mr|Mrs|Ms|Miss|Dr)\b|[ก-ฮ]{2}[\s\-]?\p{Nd}|ทะเบียน"
 )
 
 
@@ -291,9 +291,21 @@ def scrub_series(series: pd.Series) -> pd.Series:
     return scrubbed
 
 
+def has_control_characters(values: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether any string (also inside a list) of the array holds a control or bidi character."""
+    import pyarrow.compute as pc
+
+    if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        return has_control_characters(pc.list_flatten(values))
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return False
+    return bool(pc.any(pc.match_substring_regex(values, CONTROL_RE2)).as_py())
+
+
 def strip_control_characters(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Remove control and bidi characters from a string or list-of-string array, in one RE2 pass
-    (pyarrow.compute). An array without any is returned as it is (same buffers, same bytes)."""
+    (pyarrow.compute). Callers check `has_control_characters` first, so that an array without
+    any keeps its buffers (and the published file its bytes)."""
     import pyarrow.compute as pc
 
     if isinstance(values, pa.ChunkedArray):
@@ -301,13 +313,7 @@ def strip_control_characters(values: pa.Array | pa.ChunkedArray) -> pa.Array | p
         return pa.chunked_array(chunks, type=values.type)
     if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
         inner = strip_control_characters(values.values)
-        if inner is values.values:
-            return values
         return type(values).from_arrays(values.offsets, inner, mask=values.is_null())
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        return values
-    if not pc.any(pc.match_substring_regex(values, CONTROL_RE2)).as_py():
-        return values
     return pc.replace_substring_regex(values, CONTROL_RE2, "")
 
 
@@ -318,13 +324,11 @@ def is_text_type(data_type: pa.DataType) -> bool:
 
 
 def strip_control_columns(batch: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
-    """`strip_control_characters` on every text column; other columns untouched."""
+    """`strip_control_characters` on every text column that holds any; others untouched."""
     for index, field in enumerate(batch.schema):
-        if is_text_type(field.type):
-            column = batch.column(index)
-            stripped = strip_control_characters(column)
-            if stripped is not column:
-                batch = batch.set_column(index, field, stripped)
+        column = batch.column(index)
+        if is_text_type(field.type) and has_control_characters(column):
+            batch = batch.set_column(index, field, strip_control_characters(column))
     return batch
 
 

@@ -85,27 +85,31 @@ _NOT_A_SURNAME = (
     "เวลา|พร้อม|ทำ|มี|คือ|นั้น|นี้|เขา|เค้า|ท่าน|สอบถาม|สถานี|ตำรวจ|ชุมชน|หมายเลข|เรียบร้อย|เหมือน"
 )
 # A title right after these words names a place: คลองนางหงส์ (a canal), สี่แยกคุณกะลา.
-_NOT_AFTER_PLACE = "".join(f"(?<!{w})" for w in ("คลอง", "ซอย", "ถนน", "แยก", "วัด", "ตลาด"))
+_PLACE_WORDS = ("คลอง", "ซอย", "ถนน", "แยก", "วัด", "ตลาด")
 # Words a title may be followed by that are no name: "นายให้กลับบ้าน" (the boss let ...).
 _NOT_A_NAME = "ให้|ที่|ได้|จะ|ก็|และ|หรือ|ว่า|เป็น|ไม่|คือ|ชอบ|คอย|กับ|ของ|พอ"
-# (title, what may not follow it: roles, "thank you", quality ..., whether a space may separate
-# the title from the name). Longest titles first. "คุณ" alone is also "you", so it takes its name
+# (titles, words that may not come right before them (ทนาย "lawyer", เจ้านาย "boss", มิถุนายน
+# "June", ขอบคุณ "thank you"), what may not follow them (roles, quality ...), whether a space may
+# separate title and name). Longest titles first. "คุณ" alone is also "you", so it takes its name
 # without a space ("แดดออกก็เป็นคุณ สร้าง..." is no name).
-_THAI_TITLES: tuple[tuple[str, str, bool], ...] = (
-    ("เด็กชาย|เด็กหญิง|ด\\.ช\\.|ด\\.ญ\\.|น\\.ส\\.|นางสาว", "", True),
+_THAI_TITLES: tuple[tuple[tuple[str, ...], tuple[str, ...], str, bool], ...] = (
+    (("เด็กชาย", "เด็กหญิง", "ด.ช.", "ด.ญ.", "น.ส.", "นางสาว"), (), "", True),
     (
-        "(?<!ท)(?<!เจ้า)(?<!จ้าว)(?<!มิถุ)นาย",
+        ("นาย",),
+        ("ท", "เจ้า", "จ้าว", "มิถุ"),
         "ก(?:รัฐ|เทศ|อบ|สมาคม|สโมสร|ฯ|[\\s.]|$)|อำเภอ|ช่าง|จ้าง|ทหาร|ตำรวจ|หน้า|ทุน|ประกัน|ด่าน|"
         "สถานี|ท่า|เวร|ร้อย|พล|สิบ|ตรวจ|ห้าง|งาน|ทะเบียน|แบบ|ใหญ่|คน",
         True,
     ),
     (
-        "(?<!พระ)นาง",
+        ("นาง",),
+        ("พระ",),
         "รอง|เลิ้ง|ลิ้นจี่|พยาบาล|แบบ|ฟ้า|นวล|งาม|กวัก|ไม้|เอก|ร้าย|เงือก|สนม|ใน|ข้าหลวง|เจ้า",
         True,
     ),
     (
-        "(?<!ขอบ)(?<!พระ)(?<!บุญ)(?<!เจ้า)(?<!ผู้มี)คุณ",
+        ("คุณ",),
+        ("ขอบ", "พระ", "บุญ", "เจ้า", "ผู้มี"),
         "ภาพ|ค่า|สมบัติ|ประโยชน์|ธรรม|ลักษณ|ูปการ|วุฒิ|ครู|หมอ|ป้า|ลุง|ยาย|ตา|แม่|พ่อ|น้า|อา(?!ทิตย์)|"
         "ย่า|ทวด|พี่|น้อง|ท่าน|ทหาร|ตำรวจ|พนักงาน|พยาบาล|เจ้าหน้าที่|ครับ|ค่ะ|คะ|มาก|เป็น|จะ|ได้|ที่|"
         "อีก|ก็|ช่วย|เคย|มา|ไป|อยู่|คง|ต้อง|จาก|ใน|กำลัง|และ|หรือ|การ|ยังไง|เอง|ด้วย|นะ|ทำ|คิด|"
@@ -115,10 +119,19 @@ _THAI_TITLES: tuple[tuple[str, str, bool], ...] = (
 )
 
 
-def _titled_name(title: str, not_after: str, space: bool) -> str:
+def _titled_name(
+    titles: tuple[str, ...], not_before: tuple[str, ...], not_after: str, space: bool
+) -> str:
+    """One title's regex. The look-behinds follow the title and include it, so that the costly
+    checks run only where a title was found, not at every character of every text."""
+    alternatives = []
+    for title in titles:
+        literal = re.escape(title)
+        behind = "".join(f"(?<!{re.escape(w)}{literal})" for w in (*not_before, *_PLACE_WORDS))
+        alternatives.append(literal + behind)
     exclude = f"(?!{not_after})" if not_after else ""
     gap = "[ \u00a0]?" if space else ""
-    return f"{_NOT_AFTER_PLACE}(?:{title}){exclude}{gap}(?!{_NOT_A_NAME})"
+    return f"(?:{'|'.join(alternatives)}){exclude}{gap}(?!{_NOT_A_NAME})"
 
 
 THAI_NAME_PATTERN = re.compile(
@@ -234,10 +247,13 @@ def _id_token(match: re.Match[str]) -> str:
 # patterns run only on the few values that may hold personal data. It over-approximates them: an
 # e-mail needs an "@"; a phone number at least 9 digits and an ID 13, each at most one separator
 # from the next. Python's `\d` is Unicode category Nd (Thai digits too), as is RE2's `\p{Nd}`.
-# A title word or two Thai consonants before a digit add the name and plate candidates.
+# A title word, ทะเบียน, or two Thai consonants before a digit that start a word or follow a digit
+# add the name and plate candidates ("ซอย 5" and "กรุงเทพมหานคร 10240" are no candidates).
 CANDIDATE_RE2 = (
-    r"(?s)@|\p{Nd}(?:.?\p{Nd}){8}|นาย|นาง|คุณ|เด็ก(?:ชาย|หญิง)|ด\.[ชญ]\.|น\.ส\."
-    r"|\b(?:Mr|Mrs|Ms|Miss|Dr)\b|[ก-ฮ]{2}[\s\-]?\p{Nd}|ทะเบียน"
+    r"(?s)@|\p{Nd}(?:.?\p{Nd}){8}|นาย|นาง|คุณ|เด็ก(?:ชาย|หญิง)|ด\.[ชญ]\.|น\.ส\.|ทะเบียน"
+    r"|M[rs]|Miss|Dr"
+    r"|(?:^|[^\x{0E00}-\x{0E7F}\p{Nd}])[ก-ฮ]{2}.?\p{Nd}"
+    r"|\p{Nd}.?[ก-ฮ]{2}.?\p{Nd}"
 )
 
 

@@ -1,4 +1,5 @@
-"""Privacy scrubbing: Thai national IDs (mod-11), Thai phone numbers and e-mails become tokens."""
+"""Privacy scrubbing: Thai national IDs (mod-11), Thai phone numbers, e-mails, titled names and
+vehicle plates become tokens; control and bidi characters go from every text column."""
 
 import time
 
@@ -52,7 +53,7 @@ def test_check_digit():
         ("สำนักงาน 043-123-456 และ 02 123 4567", "สำนักงาน [PHONE] และ [PHONE]"),
         ("ส่งมาที่ somchai.j+kk@example.co.th นะ", "ส่งมาที่ [EMAIL] นะ"),
         (f"(นางสุดา {DASHED_ID} โทร 086 555 1234 อีเมล suda_99@gmail.com)",
-         "(นางสุดา [ID] โทร [PHONE] อีเมล [EMAIL])"),
+         "([NAME] [ID] โทร [PHONE] อีเมล [EMAIL])"),
     ],
 )  # fmt: skip
 def test_personal_data_becomes_tokens(text, expected):
@@ -126,3 +127,87 @@ def test_the_arrow_prefilter_never_skips_a_value_the_patterns_would_change():
     expected = [scrub_text(t) for t in texts]
     assert sum(e != t for e, t in zip(expected, texts, strict=True)) > 300  # the soup has PII
     assert scrub_array(pa.array(texts)).to_pylist() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ผู้แจ้ง นายสมชาย ใจดี เลขบัตร", "ผู้แจ้ง [NAME] เลขบัตร"),
+        ("นางสาวพลอย อะโนมา 0924192962", "[NAME] [PHONE]"),
+        ("น.ส.สุดา รักดี และ ด.ช.ต้น", "[NAME] และ [NAME]"),
+        ("เด็กหญิงมะลิ ใจงาม อายุ 8 ปี", "[NAME] อายุ 8 ปี"),
+        ("แจ้งต่อคุณสันธภัทร เรียบร้อยแล้ว", "แจ้งต่อ[NAME] เรียบร้อยแล้ว"),
+        ("ติดต่อคุณสมชาย โทร 0812345678", "ติดต่อ[NAME] โทร [PHONE]"),
+        ("ชื่อนายณัฐพล หรือนายโอ๊ต", "ชื่อ[NAME] หรือ[NAME]"),
+        ("contact Mr. John Smith or Mrs Jane", "contact [NAME] or [NAME]"),
+        ("รถทะเบียน กข 1234 กรุงเทพมหานคร จอดขวาง", "รถทะเบียน [PLATE] จอดขวาง"),
+        ("ป้ายทะเบียน4 กย 3346 เป็นของ", "ป้ายทะเบียน[PLATE] เป็นของ"),
+        ("มอเตอร์ไซค์ 2กล 9264 กทม และ 1กฮ2095", "มอเตอร์ไซค์ [PLATE] และ [PLATE]"),
+        ("รถเก็บขยะ ทะเบียน 70-2475 ขอนแก่น", "รถเก็บขยะ ทะเบียน [PLATE]"),
+        ("ทะเบียน องส 374 เป็นรถ", "ทะเบียน [PLATE] เป็นรถ"),
+    ],
+)  # fmt: skip
+def test_names_and_plates_become_tokens(text, expected):
+    assert scrub_series(pd.Series([text])).iloc[0] == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "อำเภอนางรอง จังหวัดบุรีรัมย์",  # a district
+        "คุณภาพน้ำในคลองแย่มาก",  # "quality"
+        "นายกเทศมนตรีนครขอนแก่น",  # mayor
+        "นายกรัฐมนตรี และนายกอบต.",
+        "แจ้งนายอำเภอเมืองแล้ว",  # district chief
+        "ขอบคุณครับ ขอบพระคุณค่ะ",  # thank you
+        "แขวงคลองเจ้าคุณสิงห์ เขตวังทองหลาง",  # subdistrict
+        "ถนนรามอินทรา เขตคันนายาว",  # district
+        "ถนนนางลิ้นจี่ และตลาดนางเลิ้ง",  # Bangkok road and market
+        "สะพานข้ามคลองนางหงส์",  # canal
+        "คุณหมอพูดจาสุภาพ คุณครูใจดี",  # roles
+        "สำนักงานเขต กทม. การไฟฟ้านครหลวง",
+        "ฝั่งตรงข้าม Mr. DIY สาขาคู้บอน",  # a shop chain (Mr.DIY), not a person
+        "ตั้งแต่เดือนมิถุนายน 2565",  # June ends in "นายน"
+        "วันที่ 17 พค 2566 เวลา 21.00 น.",  # May 2566 looks like letters + digits
+        "หนังสือที่ กท 7504/6465 ลงวันที่",  # a document number
+        "ถ้าคุณเททางต่างระดับแบบนี้",  # "you"
+        "แดดออกก็เป็นคุณ สร้างความเดือดร้อน",
+    ],
+)
+def test_places_roles_and_ordinary_words_are_kept(text):
+    assert scrub_series(pd.Series([text])).iloc[0] == text
+
+
+def test_control_and_bidi_characters_leave_every_text_column():
+    from city_pipeline.consume.privacy import CONTROL_PATTERN, scrub_batch
+
+    table = pa.table(
+        {
+            "ticket_id": ["2024-A\x00", "2024-B"],
+            "description": ["ไฟดับ\x1b[31m\u202eกลับด้าน\tแท็บ\nบรรทัด\r", None],
+            "categories": [["ถนน\u2066"], None],
+            "lat": [16.4, 16.5],
+        }
+    )
+    scrubbed = scrub_batch(table, ["description"])
+    assert scrubbed.schema == table.schema
+    assert scrubbed.column("ticket_id").to_pylist() == ["2024-A", "2024-B"]
+    assert scrubbed.column("description").to_pylist() == ["ไฟดับ[31mกลับด้าน\tแท็บ\nบรรทัด\r", None]
+    assert scrubbed.column("categories").to_pylist() == [["ถนน"], None]
+    every = [chr(c) for c in [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F),
+                              *range(0x2066, 0x206A)] if chr(c) not in "\t\n\r"]  # fmt: skip
+    stripped = scrub_batch(pa.table({"t": ["".join(every) + "ok"]}), []).column("t")
+    assert stripped.to_pylist() == ["ok"]
+    assert all(CONTROL_PATTERN.search(ch) for ch in every)
+
+
+def test_a_batch_without_control_characters_is_returned_unchanged():
+    from city_pipeline.consume.privacy import scrub_batch
+
+    table = pa.table({"ticket_id": ["2024-A"], "categories": [["ถนน"]], "n": [1]})
+    scrubbed = scrub_batch(table, [])
+    for name in table.column_names:  # the very same buffers: published bytes stay as they were
+        before, after = table.column(name).chunks[0], scrubbed.column(name).chunks[0]
+        assert [b.address for b in after.buffers() if b] == [
+            b.address for b in before.buffers() if b
+        ]

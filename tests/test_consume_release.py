@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from frictionless import Package, validate
@@ -577,3 +578,30 @@ def test_published_csv_of_every_mart_is_byte_identical_to_pandas(settings, prepa
     for mart in prepared:
         published = (release.path / f"{mart.spec.name}.csv").read_bytes()
         assert published == pandas_csv_bytes(mart.path), mart.spec.name
+
+
+def test_control_characters_never_reach_a_published_cell(settings, first_release):
+    """NUL, ESC and U+202E (seeded into the demo complaints) are in the warehouse but in no CSV,
+    Parquet or DuckDB cell of the release; names and plates are tokens there."""
+    from city_pipeline.consume.privacy import CONTROL_PATTERN, CONTROL_RE2
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:
+        original = warehouse.execute(
+            "select string_agg(description || ' ' || address, ' ') from marts.fct_complaints"
+        ).fetchall()[0][0]
+    assert all(ch in original for ch in ("\x00", "\x1b", "\u202e"))
+    release = settings.published_dir / "current"  # earlier tests may have pruned the first
+    for path in release.glob("*.parquet"):
+        table = pq.read_table(path)
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            if pa.types.is_string(column.type):
+                assert not pc.any(pc.match_substring_regex(column, CONTROL_RE2)).as_py(), name
+    for path in release.glob("*.csv"):
+        # CSV rows end in \r\n and cells may hold \n: the pattern leaves those alone
+        assert not CONTROL_PATTERN.search(path.read_text(encoding="utf-8-sig")), path.name
+    with duckdb.connect(str(release / DATABASE_NAME), read_only=True) as db:
+        texts = db.execute(
+            "select string_agg(description || ' ' || address, ' ') from fct_complaints"
+        ).fetchall()[0][0]
+    assert not CONTROL_PATTERN.search(texts)
+    assert "[NAME]" in texts and "[PLATE]" in texts

@@ -17,7 +17,7 @@ from city_pipeline.consume.catalog import (
     mart_by_name,
 )
 from city_pipeline.consume.demo import build_demo_warehouse
-from city_pipeline.consume.privacy import PII_REGEXES, scrub_table
+from city_pipeline.consume.privacy import CONTROL_PATTERN, PII_REGEXES, scrub_table
 from city_pipeline.consume.validation import ValidationOutcome, mask_pii, validate_table
 from city_pipeline.consume.warehouse import WarehouseError, read_mart
 
@@ -66,7 +66,7 @@ def test_complaint_text_columns_are_guarded_against_pii_with_the_scrubbers_patte
         for e in expectations
         if e["type"] == "expect_column_values_to_not_match_regex"
     }
-    assert regexes == set(PII_REGEXES.values())
+    assert regexes == set(PII_REGEXES.values()) | {CONTROL_PATTERN.pattern}
 
 
 @pytest.mark.parametrize("mart", [m.name for m in PUBLISHED_MARTS])
@@ -228,3 +228,61 @@ def test_an_empty_mart_fails_its_row_count_only_there(warehouse):
     outcome = validate_table(spec, empty, WINDOW, chunk_rows=7)
     assert sorted(outcome.results, key=repr) == whole_frame_outcomes(spec, empty)
     assert [r.expectation for r in outcome.failed] == ["expect_table_row_count_to_be_between"]
+
+
+def dbt_thailand_bbox() -> dict[str, float]:
+    """The bounding box as the dbt macro states it (the one place it is defined)."""
+    import re
+
+    macro = (Path(__file__).parents[1] / "dbt_project" / "macros" / "plausibility.sql").read_text()
+    (body,) = re.findall(r"macro thailand_bbox\(\).*?return\((\{.*?\})\)", macro, re.S)
+    return {k: float(v) for k, v in re.findall(r"'(\w+)': ([\d.]+)", body)}
+
+
+@pytest.mark.parametrize("mart", ["fct_complaints", "dim_air_station"])
+def test_coordinate_checks_use_the_dbt_bounding_box_without_tolerance(mart):
+    box = dbt_thailand_bbox()
+    assert box == {"lat_min": 5.6, "lat_max": 20.5, "lon_min": 97.3, "lon_max": 105.7}
+    checks = {
+        e["kwargs"]["column"]: e["kwargs"]
+        for e in suite(mart)["expectations"]
+        if e["type"] == "expect_column_values_to_be_between"
+        and e["kwargs"]["column"] in ("lat", "lon")
+    }
+    for axis in ("lat", "lon"):
+        assert checks[axis]["min_value"] == box[f"{axis}_min"]
+        assert checks[axis]["max_value"] == box[f"{axis}_max"]
+        assert "mostly" not in checks[axis]
+
+
+@pytest.mark.parametrize("mart", [m.name for m in PUBLISHED_MARTS])
+def test_every_text_column_is_checked_for_control_characters(mart):
+    text_columns = {
+        c["name"] for c in dbt_model_docs()[mart]["columns"] if c["data_type"] == "varchar"
+    }
+    checked = {
+        e["kwargs"]["column"]
+        for e in suite(mart)["expectations"]
+        if e["type"] == "expect_column_values_to_not_match_regex"
+        and e["kwargs"]["regex"] == CONTROL_PATTERN.pattern
+    }
+    assert checked == text_columns
+
+
+def test_one_implausible_complaint_fails_the_suite(warehouse):
+    """One bad row among hundreds is enough: no `mostly` on the plausibility checks. The bad
+    values are what curate NULLs or cuts, so a failure here means curate let one through."""
+    spec = mart_by_name("fct_complaints")
+    clean = scrub_table(read_mart(warehouse, "fct_complaints"), list(spec.free_text_columns))
+    assert clean.num_rows > 100
+    cases = {
+        "lat": (999.0, "expect_column_values_to_be_between(lat)"),
+        "lon": (120.0, "expect_column_values_to_be_between(lon)"),
+        "description": ("ก" * 100_000, "expect_column_value_lengths_to_be_between(description)"),
+        "address": ("ถนน\u202eมิตรภาพ", "expect_column_values_to_not_match_regex(address)"),
+    }
+    for column, (bad, label) in cases.items():
+        values = clean.column(column).to_pylist()
+        values[5] = bad
+        outcome = validate_table(spec, with_column(clean, column, values), WINDOW)
+        assert [r.label for r in outcome.failed] == [label], (column, outcome.markdown())

@@ -26,6 +26,8 @@ EXPECTED_UNIT_TESTS = {
     "traffy_window_recomputes_changed_tickets_from_all_versions",
     "admin_name_keys_strip_prefixes_and_add_capital_district",
     "admin_names_resolve_with_or_without_prefixes",
+    "fct_complaints_plausible_coordinates_and_capped_text",
+    "air4thai_hourly_pm_outside_physical_range_is_not_a_reading",
 }
 
 

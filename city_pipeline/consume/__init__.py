@@ -2,7 +2,8 @@
 
     catalog.py      what is published (titles TH/EN, grain, free-text columns, row bounds)
     warehouse.py    read a mart from the warehouse, read-only
-    privacy.py      Thai national ID / phone / e-mail scrubbing -> [ID] [PHONE] [EMAIL]
+    privacy.py      Thai national ID / phone / e-mail / titled name / plate scrubbing -> [ID]
+                    [PHONE] [EMAIL] [NAME] [PLATE]; control characters out of all text
     validation.py   run expectations/<mart>.json (GX Core 1.x) on the table as published
     gx_pii.py       the custom GX expectation for national IDs (mod-11 check digit)
     release.py      published/releases/<id>/ written aside, `current` switched atomically

@@ -152,10 +152,10 @@ PUBLISHED_MARTS: tuple[PublishedMart, ...] = (
         title_th="เรื่องร้องเรียนของประชาชน (ทราฟฟี่ฟองดูว์)",
         description_en="One row per complaint ticket in its latest state: categories, state, "
         "opened/closed times, resolution hours, district and subdistrict. Personal "
-        "data in free text is replaced by [ID], [PHONE] and [EMAIL].",
+        "data in free text is replaced by [ID], [PHONE], [EMAIL], [NAME] and [PLATE].",
         description_th="หนึ่งแถวต่อเรื่องร้องเรียน (สถานะล่าสุด): ประเภท สถานะ เวลารับ/ปิดเรื่อง "
         "ชั่วโมงที่ใช้แก้ไข อำเภอและตำบล ข้อมูลส่วนบุคคลในข้อความถูกแทนด้วย [ID] "
-        "[PHONE] และ [EMAIL]",
+        "[PHONE] [EMAIL] [NAME] และ [PLATE]",
         grain=("ticket_id",),
         sources=(TRAFFY, GEOGRAPHY),
         free_text_columns=("description", "address"),

@@ -55,6 +55,12 @@ SEEDED_PII = (
     ("ติดต่อกลับได้ที่เบอร์ 081-234-5678 ค่ะ", "081-234-5678"),
     ("อีเมล somchai.42@example.com", "somchai.42@example.com"),
     ("บัตร 1103700123458 โทร 043 123 456", "1103700123458"),
+    ("แจ้งโดย นางสาวพลอย อะโนมา", "พลอย อะโนมา"),
+    ("รถทะเบียน 1กข 1234 ขอนแก่น จอดขวาง", "กข 1234"),
+    # control characters a broken client or a prankster can send: NUL, ESC, right-to-left override
+    ("ข้อความ\x00มี\x1bอักขระ\u202eควบคุม", "\x00"),
+    ("ปิดท้าย\u202eกลับด้าน", "\u202e"),
+    ("escape\x1b[31m", "\x1b"),
 )
 
 
@@ -156,8 +162,11 @@ def complaints(start: date, days: int, rng: np.random.Generator, pii: bool) -> p
                     "is_district_resolved": not unresolved_name,
                     "lat": 16.43 + rng.normal(0, 0.01),
                     "lon": 102.83 + rng.normal(0, 0.01),
+                    "coordinates_out_of_bounds": False,
                     "address": f"ถนนมิตรภาพ ต.ในเมือง อ.เมืองขอนแก่น {n}",
+                    "address_truncated": False,
                     "description": f"{first} มีปัญหา บริเวณซอย {n}",
+                    "description_truncated": False,
                     "star": None,
                     "count_reopen": 0,
                     "photo_url": None,
@@ -324,6 +333,7 @@ def stations(start: date, days: int) -> pd.DataFrame:
                 "station_type": "GROUND",
                 "lat": lat,
                 "lon": lon,
+                "coordinates_out_of_bounds": False,
                 "province_code": "40",
                 "district_code": "4001",
                 "subdistrict_code": "400101",

@@ -5,8 +5,8 @@
         I = (I_high - I_low) / (X_high - X_low) * (X - X_low) + I_low,
     rounded to an integer. The AQI is the maximum sub-index. The band table depends on the date:
     the PM2.5 bands changed on 2023-06-01. PCD gives no upper breakpoint above AQI 200; there the
-    top band starts at 201 and continues with the slope of the band below (documented in
-    docs/marts.md). One band table, used by the SQL below and published as dim_thai_aqi_breakpoint.
+    top band starts at 201 and continues with the slope of the band below, up to the top of the
+    AQI scale, 500 (documented in docs/marts.md). One band table, used by the SQL below and published as dim_thai_aqi_breakpoint.
 -#}
 
 {#- Rows: (pollutant, valid_from, valid_to (exclusive), decimals, [(x_low, x_high, i_low, i_high)]).
@@ -31,6 +31,13 @@
     ]) }}
 {%- endmacro %}
 
+{#- Top of the AQI scale: a sub-index that would go above it (an extreme smoke day, PM2.5 over
+    ~190 µg/m³ on the 2023 table) is capped here, so a real reading is published as "500 and
+    worse" instead of failing the 0-500 check. -#}
+{% macro thai_aqi_ceiling() -%}
+    {{ return(500) }}
+{%- endmacro %}
+
 {#- AQI categories: (band, aqi_low, aqi_high, Thai, English, colour, hex). -#}
 {% macro thai_aqi_categories() -%}
     {{ return([
@@ -48,7 +55,7 @@
     {%- for x_low, x_high, i_low, i_high in bands %}
         {%- if x_high is none %}
             {%- set prev = bands[loop.index0 - 1] %}
-        else round(({{ prev[3] }} - {{ prev[2] }}) / ({{ prev[1] }} - {{ prev[0] }}) * ({{ x }} - {{ x_low }}) + {{ i_low }})
+        else least(round(({{ prev[3] }} - {{ prev[2] }}) / ({{ prev[1] }} - {{ prev[0] }}) * ({{ x }} - {{ x_low }}) + {{ i_low }}), {{ thai_aqi_ceiling() }})
         {%- else %}
         when {{ x }} <= {{ x_high }} then round(({{ i_high }} - {{ i_low }}) / ({{ x_high }} - {{ x_low }}) * ({{ x }} - {{ x_low }}) + {{ i_low }})
         {%- endif %}

@@ -2,6 +2,7 @@
 -- A configured station (var city_station_ids) missing from today's station list keeps its last
 -- known listing (listing_status 'last_known'); one never listed is kept as 'unknown', so its
 -- readings still join and nothing is held back (a warning test names it).
+-- A position outside Thailand is NULLed and flagged (macros/plausibility.sql).
 with
 
 stations as (
@@ -43,8 +44,9 @@ listed as (
         stations.area_th,
         stations.area_en,
         stations.station_type,
-        stations.lat,
-        stations.lon,
+        {{ coordinate_in_bounds('stations.lat', 'stations.lat', 'stations.lon') }} as lat,
+        {{ coordinate_in_bounds('stations.lon', 'stations.lat', 'stations.lon') }} as lon,
+        {{ coordinates_out_of_bounds('stations.lat', 'stations.lon') }} as coordinates_out_of_bounds,
         resolution.province_code,
         resolution.district_code,
         resolution.subdistrict_code,
@@ -74,6 +76,7 @@ never_listed as (
         cast(null as varchar) as station_type,
         cast(null as double) as lat,
         cast(null as double) as lon,
+        false as coordinates_out_of_bounds,
         cast(null as varchar) as province_code,
         cast(null as varchar) as district_code,
         cast(null as varchar) as subdistrict_code,

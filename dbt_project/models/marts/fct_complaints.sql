@@ -8,7 +8,9 @@
 }}
 -- depends_on: {{ source('raw', 'traffy_tickets') }}
 -- One row per Traffy Fondue ticket in its latest known state, with DOPA codes resolved from the
--- free-text district and subdistrict, and how long it took to resolve.
+-- free-text district and subdistrict, and how long it took to resolve. Coordinates outside
+-- Thailand are NULLed and flagged (the row stays); over-long free text is cut and flagged
+-- (macros/plausibility.sql).
 -- Incremental: a run with a partition window rebuilds the rows of the tickets with a raw version
 -- in the window (stg_traffy_tickets has just recomputed them from all their versions); without
 -- a window, every row (key_replace).
@@ -82,10 +84,13 @@ final as (
         district_name,
         subdistrict_name,
         district_code is not null as is_district_resolved,
-        lat,
-        lon,
-        address,
-        description,
+        {{ coordinate_in_bounds('lat', 'lat', 'lon') }} as lat,
+        {{ coordinate_in_bounds('lon', 'lat', 'lon') }} as lon,
+        {{ coordinates_out_of_bounds('lat', 'lon') }} as coordinates_out_of_bounds,
+        {{ capped_text('address', max_text_chars('address')) }} as address,
+        {{ text_truncated('address', max_text_chars('address')) }} as address_truncated,
+        {{ capped_text('description', max_text_chars('description')) }} as description,
+        {{ text_truncated('description', max_text_chars('description')) }} as description_truncated,
         star,
         count_reopen,
         photo_url,

@@ -1,4 +1,6 @@
--- Air4Thai hourly readings, one row per station and hour (Asia/Bangkok wall time).
+-- Air4Thai hourly readings, one row per station and hour (Asia/Bangkok wall time). Negative PM
+-- readings (sentinels) and readings above the physical ceiling are NULL; the latter are flagged
+-- (is_pm_implausible) so they can be counted (macros/plausibility.sql).
 -- A reading captured in two partitions (an overlapping re-fetch) is kept once, from the newest.
 with
 
@@ -14,8 +16,10 @@ renamed as (
         {{ clean_text('station_id') }} as station_id,
         measured_at,
         cast(measured_at as date) as measured_date,
-        {{ null_if_negative('pm25') }} as pm25_ugm3,
-        {{ null_if_negative('pm10') }} as pm10_ugm3,
+        {{ plausible_pm('pm25') }} as pm25_ugm3,
+        {{ plausible_pm('pm10') }} as pm10_ugm3,
+        coalesce(pm25 > {{ pm_ceiling_ugm3() }} or pm10 > {{ pm_ceiling_ugm3() }}, false)
+            as is_pm_implausible,
         {{ null_if_negative('o3') }} as o3_ppb,
         {{ null_if_negative('co') }} as co_ppm,
         {{ null_if_negative('no2') }} as no2_ppb,

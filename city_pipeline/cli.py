@@ -3,6 +3,8 @@
     city-pipeline run [--start D --end D] [--city khon_kaen|path.yaml] [--data-dir DIR]
                       [--from-landing]
     city-pipeline status [--city ..] [--data-dir DIR] [--json]
+    city-pipeline evaluate forecast --csv PATH [--since YYYY-MM-DD]
+    city-pipeline import-history --csv PATH [--city ..] [--data-dir DIR]
 
 Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `<data dir>/dagster_home`),
 so `make ui` shows them beside scheduled runs.
@@ -231,6 +233,33 @@ def command_status(args: argparse.Namespace) -> int:
     return code
 
 
+def command_evaluate_forecast(args: argparse.Namespace) -> int:
+    """Backtest the PM2.5 forecast on a daily CSV; one JSON object on stdout (docs/analysis.md)."""
+    import json
+
+    from city_pipeline.analyse import forecast, history
+
+    since = None
+    if args.since:
+        try:
+            since = date.fromisoformat(args.since)
+        except ValueError:
+            raise ConfigError(f"--since {args.since!r} is not a date (YYYY-MM-DD)") from None
+    rows = history.read_daily_csv(Path(args.csv))
+    result = forecast.evaluate(rows, since=since, retrain_days=args.retrain_days)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def command_import_history(args: argparse.Namespace) -> int:
+    from city_pipeline.analyse import history
+
+    settings = prepare_environment(args)
+    raw = history.import_history(Path(args.csv), settings.lake_dir)
+    print(f"city-pipeline: landed {args.csv} as {raw}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="city-pipeline",
@@ -259,13 +288,43 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
     state.add_argument("--json", action="store_true", help="machine-readable output")
     state.set_defaults(handler=command_status)
+    evaluate = commands.add_parser("evaluate", help="score an Analyse model on a given CSV")
+    models = evaluate.add_subparsers(dest="model", required=True)
+    pm25 = models.add_parser(
+        "forecast",
+        help="rolling-origin backtest of the next-day PM2.5 forecast, JSON on stdout",
+    )
+    pm25.add_argument(
+        "--csv", required=True, help="daily means, columns station_id,date,pm25 (blank = missing)"
+    )
+    pm25.add_argument(
+        "--since",
+        help="score only target days from this date on (default: every day after the first 180)",
+    )
+    pm25.add_argument(
+        "--retrain-days", type=int, default=7, help="days between retrains (default 7, weekly)"
+    )
+    pm25.set_defaults(handler=command_evaluate_forecast)
+    imports = commands.add_parser(
+        "import-history",
+        help="land a PCD/Air4Thai daily PM2.5 export (station_id,date,pm25) into the lake",
+    )
+    imports.add_argument("--csv", required=True, help="the export to land")
+    imports.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
+    imports.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+    imports.set_defaults(handler=command_import_history)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from city_pipeline.analyse.history import HistoryCsvError
+
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except HistoryCsvError as exc:
+        print(f"city-pipeline: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"city-pipeline: {exc}", file=sys.stderr)
         return 2

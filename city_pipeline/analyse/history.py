@@ -6,10 +6,18 @@ the column, never a traceback."""
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
+from city_pipeline.lake import (
+    LandingBatch,
+    raw_partition_path,
+    raw_table_dir,
+    write_parquet_atomic,
+)
 from city_pipeline.settings import PROJECT_ROOT
 
 COLUMNS = ("station_id", "date", "pm25")
@@ -68,3 +76,40 @@ def read_daily_csv(path: Path) -> pd.DataFrame:
     rows = pd.DataFrame({"station_id": station, "date": day, "pm25": pm25.astype(float)})
     rows = rows.groupby(["station_id", "date"], as_index=False, sort=True)["pm25"].mean()
     return rows.reset_index(drop=True)
+
+
+HISTORY_SOURCE = "pcd_history"
+HISTORY_TABLE = "pcd_history_daily"
+
+
+def import_history(path: Path, lake_dir: Path, today: date | None = None) -> Path:
+    """Land a daily export as received (sidecar with sha256) and its parsed rows as raw Parquet
+    `raw/pcd_history_daily/date=<import day>/`, whose metadata names the landed file."""
+    path = Path(path)
+    rows = read_daily_csv(path)
+    day = today or date.today()
+    batch = LandingBatch(lake_dir, HISTORY_SOURCE, day)
+    batch.land(
+        path.read_bytes(),
+        url=path.resolve().as_uri(),
+        params={"file": path.name},
+        status=200,
+        headers={},
+        ext="csv",
+    )
+    batch.complete()
+    target = raw_partition_path(lake_dir, HISTORY_TABLE, day)
+    rows = rows.assign(date=rows["date"].dt.date)
+    write_parquet_atomic(pa.Table.from_pandas(rows, preserve_index=False), target, batch.lineage())
+    return target
+
+
+def imported_history(lake_dir: Path) -> pd.DataFrame:
+    """Every imported export's rows (the newest import wins for a station-day)."""
+    files = sorted(raw_table_dir(lake_dir, HISTORY_TABLE).glob("date=*/*.parquet"))
+    if not files:
+        return pd.DataFrame({"station_id": [], "date": pd.to_datetime([]), "pm25": []})
+    frames = [pd.read_parquet(f) for f in files]
+    rows = pd.concat(frames, ignore_index=True)
+    rows["date"] = pd.to_datetime(rows["date"])
+    return rows.drop_duplicates(["station_id", "date"], keep="last").reset_index(drop=True)

@@ -38,9 +38,10 @@ RELEASE_KEY = dg.AssetKey(["published", "release"])
 PREVIEW_ROWS = 5
 
 
-def mart_key(name: str) -> dg.AssetKey:
-    """The dbt model's asset key: `marts/<name>` (CurateTranslator: `<schema>/<name>`)."""
-    return dg.AssetKey(["marts", name])
+def mart_key(name: str, schema: str = "marts") -> dg.AssetKey:
+    """The table's asset key: `<schema>/<name>` (dbt marts via CurateTranslator, `analyse/...`
+    for the Analyse stage's outputs)."""
+    return dg.AssetKey([schema, name])
 
 
 def published_key(name: str) -> dg.AssetKey:
@@ -102,7 +103,7 @@ def validation_metadata(outcome: ValidationOutcome) -> dict[str, Any]:
 
 def gx_check(spec: PublishedMart) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=mart_key(spec.name),
+        asset=mart_key(spec.name, spec.schema),
         name=f"gx_{spec.name}",
         blocking=True,
         pool=WAREHOUSE_POOL,
@@ -124,7 +125,7 @@ def gx_check(spec: PublishedMart) -> dg.AssetChecksDefinition:
 def published_mart(spec: PublishedMart) -> dg.AssetsDefinition:
     @dg.asset(
         key=published_key(spec.name),
-        deps=[mart_key(spec.name)],
+        deps=[mart_key(spec.name, spec.schema)],
         group_name=GROUP,
         owners=OWNERS,
         pool=WAREHOUSE_POOL,

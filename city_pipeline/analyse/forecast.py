@@ -122,6 +122,14 @@ def new_estimator():
     return Ridge(**MODEL_PARAMS)
 
 
+def single_threaded():
+    """Hundreds of small Ridge fits: BLAS threads only spin against each other on a busy
+    machine (measured: one thread keeps the 13-year backtest at seconds, not minutes)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 class Climatology:
     """Per-station day-of-year means of everything added so far (added in date order)."""
 
@@ -164,6 +172,31 @@ def backtest(
     last = persistence(panel).reshape(-1)
     usable = np.isfinite(y) & np.isfinite(last) & np.isfinite(x).all(axis=1)
     usable &= np.tile(keep, n_days)
+    with single_threaded():
+        model, clim = _rolling_fits(
+            panel, x, y, usable, first_target, retrain_days, train_window_days
+        )
+    rows = np.arange(first_target * n_stations, n_days * n_stations)
+    rows = rows[usable[rows]]
+    result = pd.DataFrame(
+        {
+            "date": panel.flat_days[rows],
+            "station_id": panel.flat_stations[rows],
+            "actual": y[rows],
+            "model": model[rows],
+            "persistence": last[rows],
+            "climatology": clim[rows],
+        }
+    )
+    # No fitted model yet (too little history): the model column repeats persistence.
+    result["model"] = result["model"].fillna(result["persistence"])
+    return result
+
+
+def _rolling_fits(panel, x, y, usable, first_target, retrain_days, train_window_days):
+    """Model and climatology forecasts of every row, refitted every `retrain_days` days on
+    rows dated before each origin."""
+    n_days, n_stations = panel.values.shape
     doy = panel.days.dayofyear.to_numpy() - 1
     climate = Climatology(n_stations)
     climate_until = 0
@@ -182,21 +215,7 @@ def backtest(
         means = climate.means()
         days = slice(origin * n_stations, min(origin + retrain_days, n_days) * n_stations)
         clim[days] = means[doy[origin : origin + retrain_days]].reshape(-1)
-    rows = np.arange(first_target * n_stations, n_days * n_stations)
-    rows = rows[usable[rows]]
-    result = pd.DataFrame(
-        {
-            "date": panel.flat_days[rows],
-            "station_id": panel.flat_stations[rows],
-            "actual": y[rows],
-            "model": model[rows],
-            "persistence": last[rows],
-            "climatology": clim[rows],
-        }
-    )
-    # No fitted model yet (too little history): the model column repeats persistence.
-    result["model"] = result["model"].fillna(result["persistence"])
-    return result
+    return model, clim
 
 
 def choose_method(
@@ -351,7 +370,8 @@ def train(rows: pd.DataFrame, min_station_days: int = 180) -> TrainedForecast:
     train_rows = train_rows[usable[train_rows]]
     if len(train_rows) < MIN_TRAIN_ROWS:
         raise ValueError(f"too little history to train: {len(train_rows)} station-days")
-    estimator = new_estimator().fit(x[train_rows], y[train_rows])
+    with single_threaded():
+        estimator = new_estimator().fit(x[train_rows], y[train_rows])
     model_metrics = metrics(scored)
     model_metrics["model_only_mae"] = round(
         float((scored["model"] - scored["actual"]).abs().mean()), 3

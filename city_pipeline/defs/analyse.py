@@ -54,9 +54,11 @@ def city_stations(settings: Settings, available: pd.Series) -> list[str]:
 
 
 def replace_table(settings: Settings, name: str, data: pd.DataFrame, key: str | None) -> None:
-    """Write `data` into `analyse.<name>`: rows with the same `key` values are replaced."""
+    """Write `data` into `"analyse".<name>`: rows with the same `key` values are replaced (all
+    rows when `key` is None). ANALYSE is a DuckDB keyword, so the schema is always quoted."""
+    table = f'"{SCHEMA}"."{name}"'
     with duckdb.connect(str(settings.warehouse_path)) as connection:
-        connection.execute(f"create schema if not exists {SCHEMA}")
+        connection.execute(f'create schema if not exists "{SCHEMA}"')
         connection.register("incoming", data)
         exists = connection.execute(
             "select count(*) from information_schema.tables where table_schema = ? "
@@ -64,15 +66,13 @@ def replace_table(settings: Settings, name: str, data: pd.DataFrame, key: str | 
             [SCHEMA, name],
         ).fetchone()[0]
         if not exists:
-            connection.execute(f"create table {SCHEMA}.{name} as select * from incoming")
+            connection.execute(f"create table {table} as select * from incoming")
         elif key is None:
-            connection.execute(f"delete from {SCHEMA}.{name}")
-            connection.execute(f"insert into {SCHEMA}.{name} by name select * from incoming")
+            connection.execute(f"delete from {table}")
+            connection.execute(f"insert into {table} by name select * from incoming")
         else:
-            connection.execute(
-                f"delete from {SCHEMA}.{name} where {key} in (select {key} from incoming)"
-            )
-            connection.execute(f"insert into {SCHEMA}.{name} by name select * from incoming")
+            connection.execute(f"delete from {table} where {key} in (select {key} from incoming)")
+            connection.execute(f"insert into {table} by name select * from incoming")
 
 
 def model_card(trained: forecast.TrainedForecast, rows: pd.DataFrame, version: str):

@@ -81,7 +81,9 @@ def test_default_defs_cover_every_published_mart_with_dbt_keys():
 
     built = consume.build_defs(None)
     checks = {spec.asset_key for c in built.asset_checks for spec in c.check_specs}
-    assert checks == {dg.AssetKey(["marts", m.name]) for m in PUBLISHED_MARTS}
+    assert checks == {dg.AssetKey([m.schema, m.name]) for m in PUBLISHED_MARTS}
+    # dbt's marts, and the Analyse stage's outputs under their own schema.
+    assert {m.schema for m in PUBLISHED_MARTS} == {"marts", "analyse"}
 
 
 def test_good_marts_are_published(defs, data_dir):

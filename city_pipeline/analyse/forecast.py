@@ -46,6 +46,26 @@ FALLBACK_WINDOW_DAYS = 365
 FALLBACK_MIN_DAYS = 28  # fewer past forecasts than this are no evidence: publish persistence
 MIN_TRAIN_ROWS = 200
 INTERVAL = (0.1, 0.9)  # the published 80% interval
+# Columns of the published `pm25_forecast` (its suite in expectations/ lists the same).
+OUTPUT_COLUMNS = (
+    "forecast_date",
+    "issued_on",
+    "scope",
+    "station_id",
+    "pm25_forecast",
+    "pm25_lower",
+    "pm25_upper",
+    "persistence_pm25",
+    "method",
+    "aqi",
+    "aqi_band",
+    "aqi_category_th",
+    "aqi_category_en",
+    "aqi_colour",
+    "aqi_colour_hex",
+    "interval_level",
+    "model_version",
+)
 MODEL_PARAMS = {"alpha": 1.0}
 
 
@@ -465,4 +485,4 @@ def with_category(forecast: pd.DataFrame, model_version: str) -> pd.DataFrame:
         forecast[column] = [getattr(aqi.category(b), attribute) if b else None for b in bands]
     forecast["interval_level"] = round(INTERVAL[1] - INTERVAL[0], 2)
     forecast["model_version"] = model_version
-    return forecast.reset_index(drop=True)
+    return forecast[list(OUTPUT_COLUMNS)].reset_index(drop=True)

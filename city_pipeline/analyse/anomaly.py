@@ -107,7 +107,9 @@ def flag_hours(hourly: pd.DataFrame) -> pd.DataFrame:
     frame = frame[["station_id", "measured_at", "pm25", "pm10"]]
     with duckdb.connect() as con:
         con.register("hourly", frame)
-        return con.execute(HOURLY_SQL).df()[HOURLY_COLUMNS]
+        flags = con.execute(HOURLY_SQL).df()[HOURLY_COLUMNS]
+    flags["date"] = pd.to_datetime(flags["date"]).dt.date  # a DATE column, not a timestamp
+    return flags
 
 
 def flag_days(hour_flags: pd.DataFrame) -> pd.DataFrame:

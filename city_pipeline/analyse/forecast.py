@@ -473,7 +473,7 @@ def predict_next_day(
 def with_category(forecast: pd.DataFrame, model_version: str) -> pd.DataFrame:
     """Add the Thai AQI and its category (bands from the dbt macro) and the model version."""
     days = pd.to_datetime(forecast["forecast_date"])
-    forecast["aqi"] = aqi.pm25_aqi(forecast["pm25_forecast"], days)
+    forecast["aqi"] = pd.array(aqi.pm25_aqi(forecast["pm25_forecast"], days), dtype="Int64")
     bands = aqi.pm25_band(forecast["pm25_forecast"], days)
     forecast["aqi_band"] = bands
     for column, attribute in (

@@ -7,7 +7,6 @@ import hashlib
 import json
 
 import pyarrow.parquet as pq
-
 import pytest
 
 from city_pipeline import cli

@@ -169,6 +169,7 @@ BAD_FILES = {
     "bad date": ("station_id,date,pm25\n46T,01/02/2023,5\n", "column date"),
     "empty file": ("", "empty file"),
     "header only": ("station_id,date,pm25\n", "empty file"),
+    "no value at all": ("station_id,date,pm25\n46T,2023-01-01,\n", "column pm25"),
 }
 
 

@@ -320,7 +320,8 @@ def evaluate(
     panel = make_panel(rows.dropna(subset=["pm25"]))
     counts = np.isfinite(panel.values).sum(axis=0)
     eligible = counts >= min_station_days
-    first = warmup_days
+    # The warm-up counts from the file's first date, blank rows included.
+    first = warmup_days - int((panel.days[0] - rows["date"].min()).days)
     if since is not None:
         first = max(first, int((pd.Timestamp(since) - panel.days[0]).days))
     result: dict[str, Any] = {

@@ -73,6 +73,8 @@ def read_daily_csv(path: Path) -> pd.DataFrame:
         raise HistoryCsvError(
             f"{path}: column pm25: non-numeric value {_first_bad(raw_pm25, non_numeric)}"
         )
+    if pm25.isna().all():
+        raise HistoryCsvError(f"{path}: column pm25: no values, every row is blank")
     rows = pd.DataFrame({"station_id": station, "date": day, "pm25": pm25.astype(float)})
     rows = rows.groupby(["station_id", "date"], as_index=False, sort=True)["pm25"].mean()
     return rows.reset_index(drop=True)

@@ -429,7 +429,7 @@ def predict_next_day(
     target = panel.days[-1]
     x = feature_matrix(panel)[(n_days - 1) * n_stations :]
     last = persistence(panel)[-1]
-    wanted = set(stations) if stations else set(panel.stations)
+    wanted = set(panel.stations) if stations is None else set(stations)
     keep = np.array([s in wanted for s in panel.stations]) & np.isfinite(last)
     model = np.full(n_stations, np.nan)
     ready = keep & np.isfinite(x).all(axis=1)

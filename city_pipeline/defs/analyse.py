@@ -48,9 +48,15 @@ def training_rows(settings: Settings) -> pd.DataFrame:
     return rows.drop_duplicates(["station_id", "date"], keep="last").reset_index(drop=True)
 
 
-def city_stations(settings: Settings, available: pd.Series) -> list[str]:
+def city_stations(settings: Settings) -> list[str]:
+    """The city's stations: those configured and those in the warehouse's daily mart (found by
+    area name), upper-cased like the PCD history."""
+    with connect_read_only(settings.warehouse_path) as connection:
+        found = connection.sql(
+            "select distinct upper(station_id) from marts.mart_air_quality_daily"
+        ).fetchall()
     configured = [s.upper() for s in settings.source("air4thai").station_ids]
-    return [s for s in configured if s in set(available)] or configured
+    return sorted({*configured, *(row[0] for row in found)})
 
 
 def replace_table(settings: Settings, name: str, data: pd.DataFrame, key: str | None) -> None:
@@ -195,7 +201,7 @@ def pm25_forecast(context: dg.AssetExecutionContext, city: CityResource) -> dg.M
         card.parameters["station_methods"],
         card.parameters["interval_log_quantiles"],
         card.version,
-        city_stations(settings, rows["station_id"]),
+        city_stations(settings),
     )
     replace_table(settings, "pm25_forecast", tomorrow, key="forecast_date")
     return dg.MaterializeResult(

@@ -77,3 +77,11 @@ def test_flags_leave_readings_unchanged(hourly):
     before = hourly.copy()
     anomaly.flag_hours(hourly)
     pd.testing.assert_frame_equal(hourly, before)
+
+
+def test_no_flags_is_still_a_typed_table(hourly):
+    days = anomaly.flag_days(anomaly.flag_hours(hourly[hourly["station_id"] == "A"].head(3)))
+    table = anomaly.typed(days, anomaly.DAILY_SCHEMA)
+    assert table.num_rows == 0
+    assert table.schema.field("date").type == "date32[day]"
+    assert table.schema.field("hours_flagged").type == "int64"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 MAX_PM25 = 1000.0
 FLAT_HOURS = 6
@@ -33,6 +34,33 @@ DIVERGENCE_MIN_GAP = 50.0
 DIVERGENCE_MIN_STATIONS = 3
 HOURLY_COLUMNS = ["station_id", "measured_at", "date", "reason", "pm25", "pm10", "reference"]
 DAILY_COLUMNS = ["station_id", "date", "reason", "hours_flagged", "first_flagged_at"]
+# Explicit types: a day without any flag is an empty table, which must still have column types.
+HOURLY_SCHEMA = pa.schema(
+    [
+        ("station_id", pa.string()),
+        ("measured_at", pa.timestamp("us")),
+        ("date", pa.date32()),
+        ("reason", pa.string()),
+        ("pm25", pa.float64()),
+        ("pm10", pa.float64()),
+        ("reference", pa.float64()),
+    ]
+)
+DAILY_SCHEMA = pa.schema(
+    [
+        ("station_id", pa.string()),
+        ("date", pa.date32()),
+        ("reason", pa.string()),
+        ("hours_flagged", pa.int64()),
+        ("first_flagged_at", pa.timestamp("us")),
+    ]
+)
+
+
+def typed(flags: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Flags as an Arrow table with fixed column types (also when there are none)."""
+    return pa.Table.from_pandas(flags[schema.names], schema=schema, preserve_index=False)
+
 
 HOURLY_SQL = f"""
 with readings as (

@@ -59,7 +59,9 @@ def city_stations(settings: Settings) -> list[str]:
     return sorted({*configured, *(row[0] for row in found)})
 
 
-def replace_table(settings: Settings, name: str, data: pd.DataFrame, key: str | None) -> None:
+def replace_table(
+    settings: Settings, name: str, data: pd.DataFrame | pa.Table, key: str | None = None
+) -> None:
     """Write `data` into `"analyse".<name>`: rows with the same `key` values are replaced (all
     rows when `key` is None). ANALYSE is a DuckDB keyword, so the schema is always quoted."""
     table = f'"{SCHEMA}"."{name}"'
@@ -235,8 +237,8 @@ def air_sensor_flags(context: dg.AssetExecutionContext, city: CityResource) -> d
         ).df()
     hours = anomaly.flag_hours(hourly)
     days = anomaly.flag_days(hours)
-    replace_table(settings, "air_sensor_flags_hourly", hours, key=None)
-    replace_table(settings, "air_sensor_flags", days, key=None)
+    replace_table(settings, "air_sensor_flags_hourly", anomaly.typed(hours, anomaly.HOURLY_SCHEMA))
+    replace_table(settings, "air_sensor_flags", anomaly.typed(days, anomaly.DAILY_SCHEMA))
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(days),

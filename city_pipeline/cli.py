@@ -5,6 +5,8 @@
     city-pipeline status [--city ..] [--data-dir DIR] [--json]
     city-pipeline evaluate complaints --train CSV --test CSV
     city-pipeline verify [--city ..] [--data-dir DIR] [--json]
+    city-pipeline evaluate forecast --csv PATH [--since YYYY-MM-DD]
+    city-pipeline import-history --csv PATH [--city ..] [--data-dir DIR]
 
 Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `<data dir>/dagster_home`),
 so `make ui` shows them beside scheduled runs.
@@ -285,8 +287,35 @@ def command_evaluate_complaints(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
-    """`evaluate <model>`: train on one file, score another, print one JSON object."""
+def command_evaluate_forecast(args: argparse.Namespace) -> int:
+    """Backtest the PM2.5 forecast on a daily CSV; one JSON object on stdout (docs/analysis.md)."""
+    import json
+
+    from city_pipeline.analyse import forecast, history
+
+    since = None
+    if args.since:
+        try:
+            since = date.fromisoformat(args.since)
+        except ValueError:
+            raise ConfigError(f"--since {args.since!r} is not a date (YYYY-MM-DD)") from None
+    rows = history.read_daily_csv(Path(args.csv))
+    result = forecast.evaluate(rows, since=since, retrain_days=args.retrain_days)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def command_import_history(args: argparse.Namespace) -> int:
+    from city_pipeline.analyse import history
+
+    settings = prepare_environment(args)
+    raw = history.import_history(Path(args.csv), settings.lake_dir)
+    print(f"city-pipeline: landed {args.csv} as {raw}")
+    return 0
+
+
+def add_evaluate_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """`evaluate <model>`: score an Analyse model on given CSVs, print one JSON object."""
     evaluate = commands.add_parser("evaluate", help="measure an analysis model on held-out data")
     models = evaluate.add_subparsers(dest="model", required=True)
     complaints = models.add_parser(
@@ -297,6 +326,7 @@ def add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
     complaints.add_argument("--train", required=True, help="labelled CSV to train on")
     complaints.add_argument("--test", required=True, help="labelled CSV to score")
     complaints.set_defaults(handler=command_evaluate_complaints)
+    return models
 
 
 def command_verify(args: argparse.Namespace) -> int:
@@ -320,6 +350,11 @@ def command_verify(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
+def add_city_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
+    command.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="city-pipeline",
@@ -330,8 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="materialize a date range through Dagster")
     run.add_argument("--start", help="first day, YYYY-MM-DD (default: the recorded window)")
     run.add_argument("--end", help="last day, inclusive (default: --start)")
-    run.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
-    run.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+    add_city_options(run)
     run.add_argument(
         "--from-landing",
         action="store_true",
@@ -344,27 +378,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="per asset: last materialization, freshness, last check results "
         "(exit 1 if anything needs attention)",
     )
-    state.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
-    state.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+    add_city_options(state)
     state.add_argument("--json", action="store_true", help="machine-readable output")
     state.set_defaults(handler=command_status)
-    add_evaluate_commands(commands)
+    models = add_evaluate_commands(commands)
+    pm25 = models.add_parser(
+        "forecast",
+        help="rolling-origin backtest of the next-day PM2.5 forecast, JSON on stdout",
+    )
+    pm25.add_argument(
+        "--csv", required=True, help="daily means, columns station_id,date,pm25 (blank = missing)"
+    )
+    pm25.add_argument(
+        "--since",
+        help="score only target days from this date on (default: every day after the first 180)",
+    )
+    pm25.add_argument(
+        "--retrain-days", type=int, default=7, help="days between retrains (default 7, weekly)"
+    )
+    pm25.set_defaults(handler=command_evaluate_forecast)
+    imports = commands.add_parser(
+        "import-history",
+        help="land a PCD/Air4Thai daily PM2.5 export (station_id,date,pm25) into the lake",
+    )
+    imports.add_argument("--csv", required=True, help="the export to land")
+    add_city_options(imports)
+    imports.set_defaults(handler=command_import_history)
     check = commands.add_parser(
         "verify",
         help="check every landed file against its sidecar's sha256 and size "
         "(exit 1 if any file is damaged)",
     )
-    check.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
-    check.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+    add_city_options(check)
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=command_verify)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from city_pipeline.analyse.history import HistoryCsvError
+
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except HistoryCsvError as exc:
+        print(f"city-pipeline: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"city-pipeline: {exc}", file=sys.stderr)
         return 2

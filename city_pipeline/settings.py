@@ -269,6 +269,11 @@ class Settings(BaseModel):
     def published_dir(self) -> Path:
         return self.data_dir / "published"
 
+    @property
+    def models_dir(self) -> Path:
+        """Versioned model artifacts of the Analyse stage (`analyse/store.py`)."""
+        return self.data_dir / "models"
+
     def source(self, name: str) -> SourceSettings:
         return getattr(self.config.sources, name)
 

@@ -105,7 +105,9 @@ def test_default_defs_cover_every_published_mart_with_dbt_keys():
     checks = {spec.asset_key for a in built.assets for spec in a.check_specs}
     assert checks == {consume.published_key(m.name) for m in PUBLISHED_MARTS}
     parents = {d.asset_key for a in built.assets for d in a.specs_by_key.values() for d in d.deps}
-    assert {dg.AssetKey(["marts", m.name]) for m in PUBLISHED_MARTS} <= parents
+    assert {dg.AssetKey([m.schema, m.name]) for m in PUBLISHED_MARTS} <= parents
+    # dbt's marts, and the Analyse stage's outputs under their own schema.
+    assert {m.schema for m in PUBLISHED_MARTS} == {"marts", "analyse"}
 
 
 def test_good_marts_are_published(defs, data_dir):

@@ -30,7 +30,7 @@ def passed(mart: str, rows: int) -> ValidationOutcome:
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory) -> dict[str, pa.Table]:
     warehouse = build_demo_warehouse(tmp_path_factory.mktemp("wh") / "city.duckdb", days=31)
-    return {m.name: read_mart(warehouse, m.name) for m in PUBLISHED_MARTS}
+    return {m.name: read_mart(warehouse, m.name, m.schema) for m in PUBLISHED_MARTS}
 
 
 def inputs_for(tables, validations=None, report_day=REPORT_DAY) -> ReportInputs:

@@ -43,7 +43,7 @@ def release_dir(tmp_path_factory) -> Path:
     """A report and validation summary laid out as in a release (report/, validation/)."""
     root = tmp_path_factory.mktemp("release")
     warehouse = build_demo_warehouse(root / "warehouse.duckdb", days=91)
-    tables = {m.name: read_mart(warehouse, m.name) for m in PUBLISHED_MARTS}
+    tables = {m.name: read_mart(warehouse, m.name, m.schema) for m in PUBLISHED_MARTS}
     report_day = max(tables["mart_city_daily"].column("date").to_pylist())
     checks = [ExpectationOutcome("expect_table_row_count_to_be_between", None, True, "1")]
     validations = [

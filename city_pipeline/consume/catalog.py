@@ -84,6 +84,8 @@ class PublishedMart:
     # states no primaryKey, since Table Schema primary keys cannot hold NULL.
     primary_key: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # The warehouse schema holding the table: dbt's `marts`, or `analyse` for model outputs.
+    schema: str = "marts"
 
     @property
     def suite_path(self) -> Path:
@@ -223,6 +225,36 @@ PUBLISHED_MARTS: tuple[PublishedMart, ...] = (
         grain=("pollutant", "valid_from", "band"),
         sources=(AIR4THAI,),
         max_rows_fixed=200,
+    ),
+    PublishedMart(
+        name="pm25_forecast",
+        schema="analyse",
+        title_en="Tomorrow's PM2.5 forecast",
+        title_th="พยากรณ์ PM2.5 วันพรุ่งนี้",
+        description_en="One row per forecast day and station, plus the city: the next day's "
+        "24-hour mean PM2.5 with an 80% interval, Thai AQI category, the method published "
+        "(model, or persistence where the model did not beat it) and the model version.",
+        description_th="หนึ่งแถวต่อวันที่พยากรณ์ต่อสถานี และทั้งเมือง: ค่าเฉลี่ย PM2.5 24 ชั่วโมงของวันถัดไป "
+        "พร้อมช่วงความเชื่อมั่น 80% ระดับดัชนีคุณภาพอากาศ วิธีที่ใช้ และรุ่นของตัวแบบ",
+        grain=("forecast_date", "station_id"),
+        sources=(AIR4THAI,),
+        max_rows_per_day=50,
+        tags=("analyse",),
+    ),
+    PublishedMart(
+        name="air_sensor_flags",
+        schema="analyse",
+        title_en="Air sensor anomaly flags",
+        title_th="ธงความผิดปกติของเครื่องวัดคุณภาพอากาศ",
+        description_en="One row per station, day and reason: flat lines, spikes, PM2.5 above "
+        "PM10, out-of-range values, divergence from the regional median. Advice for maintenance; "
+        "official AQI figures are not changed.",
+        description_th="หนึ่งแถวต่อสถานี วัน และเหตุผล: ค่าคงที่ผิดปกติ ค่ากระโดด PM2.5 สูงกว่า PM10 "
+        "ค่านอกช่วง หรือต่างจากค่ากลางของภูมิภาค เพื่อการบำรุงรักษาเท่านั้น ไม่เปลี่ยนค่า AQI ทางการ",
+        grain=("station_id", "date", "reason"),
+        sources=(AIR4THAI,),
+        max_rows_per_day=2_000,
+        tags=("analyse",),
     ),
 )
 

@@ -413,10 +413,51 @@ def contract_ddl(model: str) -> str:
     return f'create or replace table marts."{model}" ({typed})'
 
 
+def analyse_outputs(air: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The Analyse stage's published tables for the demo: a persistence forecast of the day after
+    the last one (categories from the real AQI code) and one flat-lined sensor-day."""
+    from city_pipeline.analyse import forecast
+
+    last_day = air["date"].max()
+    latest = air[air["date"] == last_day]
+    value = latest["pm25_24h_mean"].to_numpy(dtype=float)
+    stations = pd.DataFrame(
+        {
+            "forecast_date": last_day + timedelta(days=1),
+            "issued_on": last_day,
+            "scope": "station",
+            "station_id": latest["station_id"].to_numpy(),
+            "pm25_forecast": value,
+            "pm25_lower": np.round(value * 0.75, 2),
+            "pm25_upper": np.round(value * 1.35, 2),
+            "persistence_pm25": value,
+            "method": "persistence",
+        }
+    )
+    city = stations.iloc[:1].assign(
+        scope="city",
+        station_id="city",
+        **{c: stations[c].mean() for c in ("pm25_forecast", "pm25_lower", "pm25_upper")},
+        persistence_pm25=stations["persistence_pm25"].mean(),
+    )
+    tomorrow = forecast.with_category(pd.concat([stations, city], ignore_index=True), "demo")
+    flags = pd.DataFrame(
+        {
+            "station_id": [latest["station_id"].iloc[0]],
+            "date": [last_day],
+            "reason": ["flatline"],
+            "hours_flagged": [7],
+            "first_flagged_at": [pd.Timestamp(last_day) + pd.Timedelta(hours=3)],
+        }
+    )
+    return {"pm25_forecast": tomorrow, "air_sensor_flags": flags}
+
+
 def build_demo_warehouse(
     path: Path, start: date = date(2024, 1, 1), days: int = 31, seed: int = 7, pii: bool = True
 ) -> Path:
-    """Write a warehouse DuckDB file at `path` holding schema `marts` with every published mart."""
+    """Write a warehouse DuckDB file at `path` holding schema `marts` with every published mart
+    (and schema `analyse` with the Analyse stage's outputs)."""
     rng = np.random.default_rng(seed)
     frames = {
         "dim_admin_area": admin_areas(),
@@ -442,6 +483,13 @@ def build_demo_warehouse(
         ):
             connection.execute(contract_ddl(name))
             connection.execute(f'insert into marts."{name}" by name {sql}')
+        connection.execute('create schema if not exists "analyse"')
+        for name, data in analyse_outputs(frames["mart_air_quality_daily"]).items():
+            connection.register("incoming", data)
+            connection.execute(
+                f'create or replace table "analyse"."{name}" as select * from incoming'
+            )
+            connection.unregister("incoming")
     return path
 
 

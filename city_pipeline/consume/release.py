@@ -183,7 +183,7 @@ def prepare_mart(
     scratch = new_scratch_file(settings.published_dir, spec.name)
     columns = list(spec.free_text_columns)
     if table is None:
-        with open_mart(settings.warehouse_path, spec.name) as reader:
+        with open_mart(settings.warehouse_path, spec.name, spec.schema) as reader:
             write_scrubbed(reader, scratch.path, columns)
     else:
         write_scrubbed(

@@ -49,6 +49,11 @@ MONTHLY_JOB = "monthly_refresh"
 NIGHTLY_JOB = "nightly_refresh"
 NIGHTLY_SCHEDULE = "nightly_refresh_schedule"
 MONTHLY_SCHEDULE = "monthly_refresh_schedule"
+RETRAIN_JOB = "weekly_retrain"
+RETRAIN_SCHEDULE = "weekly_retrain_schedule"
+RETRAIN_CRON = "0 4 * * 0"  # Sunday 04:00 city time, after the nightly run has updated the marts
+# Analyse models retrained by `weekly_retrain`, not by the nightly run (which only infers).
+WEEKLY_KEYS = (dg.AssetKey(["analyse", "pm25_forecast_model"]),)
 ALERT_SENSOR = "run_failure_alerts"
 AUTOMATION_SENSOR = "city_automation"
 REAPER_SENSOR = "dead_run_reaper"
@@ -117,8 +122,13 @@ def daily_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
     ]
 
 
+def weekly_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
+    return [key for asset in assets for key in asset.keys if key in WEEKLY_KEYS]
+
+
 def build_jobs(assets: Sequence[dg.AssetsDefinition]) -> list:
     monthly = dg.AssetSelection.assets(*monthly_keys(assets))
+    weekly = dg.AssetSelection.assets(*weekly_keys(assets))
     return [
         dg.define_asset_job(
             MONTHLY_JOB,
@@ -127,8 +137,14 @@ def build_jobs(assets: Sequence[dg.AssetsDefinition]) -> list:
         ),
         dg.define_asset_job(
             NIGHTLY_JOB,
-            selection=dg.AssetSelection.all() - monthly,
-            description="Daily sources for the partition window, then curate, checks and publish.",
+            selection=dg.AssetSelection.all() - monthly - weekly,
+            description="Daily sources for the partition window, then curate, analyse "
+            "(inference), checks and publish.",
+        ),
+        dg.define_asset_job(
+            RETRAIN_JOB,
+            selection=weekly,
+            description="Retrain the Analyse models (PM2.5 forecast) on the warehouse's marts.",
         ),
     ]
 
@@ -427,12 +443,25 @@ def build_automation_defs(
     """Jobs, schedules and sensors for the layers' assets (merge with the layers' Definitions)."""
     settings = settings or get_settings()
     running = automation_status(settings)
-    monthly_job, nightly_job = build_jobs(assets)
+    monthly_job, nightly_job, retrain_job = build_jobs(assets)
     schedules = [nightly_schedule(nightly_job, daily_keys(assets), settings, running)]
     if monthly_keys(assets):
         schedules.append(monthly_schedule(monthly_job, settings, running))
+    jobs = [monthly_job, nightly_job]
+    if weekly_keys(assets):
+        jobs.append(retrain_job)
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=RETRAIN_SCHEDULE,
+                job=retrain_job,
+                cron_schedule=RETRAIN_CRON,
+                execution_timezone=settings.city.timezone,
+                default_status=_schedule_status(running),
+                description="Weekly retrain of the PM2.5 forecast model.",
+            )
+        )
     return dg.Definitions(
-        jobs=[monthly_job, nightly_job],
+        jobs=jobs,
         schedules=schedules,
         sensors=[run_failure_alerts, dead_run_reaper, automation_sensor(running)],
     )

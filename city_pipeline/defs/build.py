@@ -6,13 +6,16 @@ it for the city they run, so one process can run two cities without stale module
 
 import dagster as dg
 
-from city_pipeline.defs import automation, capture, consume, curate
+from city_pipeline.defs import analyse, automation, capture, consume, curate
 from city_pipeline.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     layers = dg.Definitions.merge(
-        capture.build_defs(settings), curate.build_defs(settings), consume.build_defs(settings)
+        capture.build_defs(settings),
+        curate.build_defs(settings),
+        analyse.build_defs(settings),
+        consume.build_defs(settings),
     )
     layers = automation.with_operating_policies(layers)
     assets = [a for a in layers.assets or [] if isinstance(a, dg.AssetsDefinition)]

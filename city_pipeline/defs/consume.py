@@ -46,9 +46,10 @@ RELEASE_KEY = dg.AssetKey(["published", "release"])
 PREVIEW_ROWS = 5
 
 
-def mart_key(name: str) -> dg.AssetKey:
-    """The dbt model's asset key: `marts/<name>` (CurateTranslator: `<schema>/<name>`)."""
-    return dg.AssetKey(["marts", name])
+def mart_key(name: str, schema: str = "marts") -> dg.AssetKey:
+    """The table's asset key: `<schema>/<name>` (dbt marts via CurateTranslator, `analyse/...`
+    for the Analyse stage's outputs)."""
+    return dg.AssetKey([schema, name])
 
 
 def published_key(name: str) -> dg.AssetKey:
@@ -123,7 +124,7 @@ def published_mart(spec: PublishedMart) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=published_key(spec.name),
-        deps=[mart_key(spec.name)],
+        deps=[mart_key(spec.name, spec.schema)],
         check_specs=[check],
         group_name=GROUP,
         owners=OWNERS,
@@ -136,7 +137,7 @@ def published_mart(spec: PublishedMart) -> dg.AssetsDefinition:
     )
     def _published(context: dg.AssetExecutionContext, city: CityResource) -> dg.MaterializeResult:
         settings = city.settings()
-        failed_tests = gates.failed_dbt_tests(context, mart_key(spec.name), settings)
+        failed_tests = gates.failed_dbt_tests(context, mart_key(spec.name, spec.schema), settings)
         prepared = prepare_mart(settings, spec)
         context.log.info(prepared.validation.summary_line())
         check_result = dg.AssetCheckResult(

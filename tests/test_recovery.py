@@ -64,7 +64,7 @@ def run_statuses(data_dir: Path) -> list[dg.DagsterRunStatus]:
 
 @pytest.mark.parametrize(
     "marker",
-    [" - curate_models - dbt build", "_gx_mart_"],
+    [" - curate_models - dbt build", " - published__dim_"],
     ids=["mid-dbt", "mid-validation"],
 )
 def test_a_run_killed_mid_step_does_not_block_the_next(tmp_path, marker, dbt_manifest):

@@ -28,10 +28,10 @@ configured as (
 
     select distinct lower(trim(station_id)) as station_id
     from unnest(cast([
-        {%- for station in var('city_station_ids', []) %}
-        '{{ station | replace("'", "''") }}'{{ "," if not loop.last }}
-        {%- endfor %}
-    ] as varchar[])) as ids (station_id)
+            {%- for station in var('city_station_ids', []) %}
+                '{{ station | replace("'", "''") }}'{{ "," if not loop.last }}
+            {%- endfor %}
+        ] as varchar[])) as ids (station_id)
 
 ),
 

@@ -51,13 +51,18 @@ def resolve_city(value: str) -> Path:
     return shipped
 
 
-def prepare_environment(args: argparse.Namespace) -> Settings:
-    """Apply the CLI options to the environment (definitions read it at import)."""
+def apply_city_options(args: argparse.Namespace) -> Settings:
+    """`--city` and `--data-dir` into the environment (definitions read it at import)."""
     if args.city:
         os.environ["CITY_PIPELINE_CONFIG"] = str(resolve_city(args.city))
     if args.data_dir:
         os.environ["CITY_PIPELINE_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    settings = load_settings()
+    return load_settings()
+
+
+def prepare_environment(args: argparse.Namespace) -> Settings:
+    """Apply the CLI options to the environment, with a Dagster instance for the runs."""
+    settings = apply_city_options(args)
     os.environ.setdefault("CITY_PIPELINE_DATA_DIR", str(settings.data_dir))
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
@@ -335,11 +340,7 @@ def command_verify(args: argparse.Namespace) -> int:
 
     from city_pipeline import verify
 
-    if args.city:
-        os.environ["CITY_PIPELINE_CONFIG"] = str(resolve_city(args.city))
-    if args.data_dir:
-        os.environ["CITY_PIPELINE_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    lake_dir = load_settings().lake_dir
+    lake_dir = apply_city_options(args).lake_dir
     if not (lake_dir / "landing").is_dir():
         raise ConfigError(f"no landing zone at {lake_dir / 'landing'}: check --data-dir")
     report = verify.verify_landing(lake_dir)

@@ -1,6 +1,6 @@
 {#- Thai text cleaning shared by staging models and the admin-name resolver. -#}
 
-{#- Missing-value conventions seen in Thai public payloads (see shared/design.md). -#}
+{#- Missing-value conventions seen in Thai public payloads (as the real samples in data/recordings/real-samples show). -#}
 {% macro missing_text_sentinels() -%}
     {{ return(['-1', '-999', '-9999', '-', '', 'N/A', 'n/a', 'NA', 'null', 'NULL', 'None']) }}
 {%- endmacro %}

@@ -127,27 +127,25 @@ def _free_slots(instance: dg.DagsterInstance, run_id: str) -> int:
 
 
 def _free_slots_of_finished_runs(instance: dg.DagsterInstance) -> list[Recovered]:
+    """Slots still held by a run that has finished, or that was deleted."""
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
         return []
     holders = storage.get_concurrency_run_ids()
     if not holders:
         return []
-    freed = []
-    finished = instance.get_run_records(dg.RunsFilter(run_ids=list(holders), statuses=FINISHED))
-    known = {
-        r.dagster_run.run_id for r in instance.get_run_records(dg.RunsFilter(run_ids=list(holders)))
+    runs = {
+        r.dagster_run.run_id: r.dagster_run
+        for r in instance.get_run_records(dg.RunsFilter(run_ids=list(holders)))
     }
-    for record in finished:
-        count = _free_slots(instance, record.dagster_run.run_id)
-        if count:
-            freed.append(
-                Recovered(record.dagster_run.run_id, record.dagster_run.job_name, None, count)
-            )
-    for run_id in holders - known:  # the run was deleted but its slot was not
+    freed = []
+    for run_id in sorted(holders):
+        run = runs.get(run_id)
+        if run is not None and run.status not in FINISHED:
+            continue
         count = _free_slots(instance, run_id)
         if count:
-            freed.append(Recovered(run_id, "(deleted run)", None, count))
+            freed.append(Recovered(run_id, run.job_name if run else "(deleted run)", None, count))
     return freed
 
 

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_source_traffy import DAY, collection, feature, serve_pages
 
-from city_pipeline.capture import quarantine_table, run_capture
+from city_pipeline.capture import quarantine_counts, quarantine_table, run_capture
 from city_pipeline.lake import raw_partition_path
 from city_pipeline.sources import traffy
 from city_pipeline.sources.common import SourceError
@@ -49,6 +49,7 @@ def test_one_bad_coordinate_is_quarantined_and_the_day_proceeds(httpserver, live
     assert record["reason"] == "not a valid DOUBLE"
     assert record["row_index"] == 7
     assert record["landed_file"] == str(result.batch.files[0].path)
+    assert quarantine_counts(settings.lake_dir) == {quarantine_table(spec): 1}  # status, report
 
 
 def test_a_clean_rerun_clears_the_quarantine(httpserver, live_settings):

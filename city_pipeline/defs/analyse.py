@@ -18,13 +18,12 @@ import pyarrow as pa
 
 from city_pipeline.analyse import anomaly, forecast, history, store
 from city_pipeline.consume.warehouse import connect_read_only
-from city_pipeline.defs.consume import markdown_preview
+from city_pipeline.defs.consume import WAREHOUSE_POOL, markdown_preview
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import Settings
 
 GROUP = "analyse"
 SCHEMA = "analyse"
-WAREHOUSE_POOL = "duckdb_warehouse"
 MODEL_KEY = dg.AssetKey([SCHEMA, "pm25_forecast_model"])
 FORECAST_KEY = dg.AssetKey([SCHEMA, "pm25_forecast"])
 FLAGS_KEY = dg.AssetKey([SCHEMA, "air_sensor_flags"])

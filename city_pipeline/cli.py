@@ -173,7 +173,7 @@ def execute(
     from_landing: bool = False,
 ) -> dg.ExecuteInProcessResult:
     from city_pipeline import recovery
-    from city_pipeline.defs.automation import WAREHOUSE_POOL
+    from city_pipeline.defs.resources import WAREHOUSE_POOL
 
     job = defs.resolve_job_def(job_name)
     source = " (raw rebuilt from landing)" if from_landing else ""
@@ -212,7 +212,7 @@ def command_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from city_pipeline import recovery
-    from city_pipeline.defs import automation
+    from city_pipeline.defs import jobs
     from city_pipeline.defs.build import build_definitions
 
     print(
@@ -225,11 +225,11 @@ def command_run(args: argparse.Namespace) -> int:
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     with dg.DagsterInstance.get() as instance:
         recovery.report(recovery.recover(instance), say)
-        if automation.monthly_keys(assets):
+        if jobs.monthly_keys(assets):
             summary.add(
                 execute(
                     defs,
-                    automation.MONTHLY_JOB,
+                    jobs.MONTHLY_JOB,
                     month_start(start).isoformat(),
                     month_start(end).isoformat(),
                     instance,
@@ -240,7 +240,7 @@ def command_run(args: argparse.Namespace) -> int:
             summary.add(
                 execute(
                     defs,
-                    automation.NIGHTLY_JOB,
+                    jobs.NIGHTLY_JOB,
                     start.isoformat(),
                     end.isoformat(),
                     instance,

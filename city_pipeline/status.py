@@ -23,7 +23,8 @@ from dagster._core.definitions.freshness import CronFreshnessPolicy, TimeWindowF
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._utils.schedules import get_latest_completed_cron_tick
 
-from city_pipeline.defs import automation
+from city_pipeline.defs import jobs as pipeline_jobs
+from city_pipeline.defs import sensors
 
 PASS, WARN, FAIL, UNKNOWN, NONE = "fresh", "warn", "STALE", "never", "-"
 PROBLEM_CHECK_STATES = {"FAILED", "ERROR"}
@@ -170,7 +171,7 @@ def job_statuses(
             result.append(JobStatus(job, "never run", None, None, None))
             continue
         run = records[0].dagster_run
-        partition = automation.partition_label(run.tags)
+        partition = sensors.partition_label(run.tags)
         started = records[0].start_time or records[0].create_timestamp.timestamp()
         result.append(JobStatus(job, run.status.value, _local(started, tz), partition, run.run_id))
     return result
@@ -280,7 +281,7 @@ def report(
 
     tz = ZoneInfo(timezone)
     assets = asset_statuses(defs, instance, tz, now)
-    jobs = job_statuses(instance, [automation.NIGHTLY_JOB, automation.MONTHLY_JOB], tz)
+    jobs = job_statuses(instance, [pipeline_jobs.NIGHTLY_JOB, pipeline_jobs.MONTHLY_JOB], tz)
     health = published_health(published_dir)
     quarantined = quarantine_counts(lake_dir) if lake_dir else {}
     problems = [p for a in assets for p in a.problems] + hold_problems(health)

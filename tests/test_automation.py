@@ -15,7 +15,8 @@ import dagster as dg
 import pytest
 from werkzeug import Response
 
-from city_pipeline.defs import automation
+from city_pipeline import alerts
+from city_pipeline.defs import automation, jobs, policies, schedules, sensors
 from city_pipeline.defs.build import build_definitions
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import SourceMode, load_settings
@@ -45,7 +46,7 @@ def instance():
 
 
 def daily_keys(defs) -> list[dg.AssetKey]:
-    return automation.daily_keys([a for a in defs.assets if isinstance(a, dg.AssetsDefinition)])
+    return jobs.daily_keys([a for a in defs.assets if isinstance(a, dg.AssetsDefinition)])
 
 
 def mark_materialized(instance, keys, days) -> None:
@@ -66,13 +67,13 @@ def tick(repo, name: str, instance, when: datetime):
 
 
 def test_nightly_schedule_runs_nightly_refresh_at_two_bangkok_time(repo):
-    schedule = repo.get_schedule_def(automation.NIGHTLY_SCHEDULE)
+    schedule = repo.get_schedule_def(schedules.NIGHTLY_SCHEDULE)
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "Asia/Bangkok"
-    assert schedule.job_name == automation.NIGHTLY_JOB
-    monthly = repo.get_schedule_def(automation.MONTHLY_SCHEDULE)
+    assert schedule.job_name == jobs.NIGHTLY_JOB
+    monthly = repo.get_schedule_def(schedules.MONTHLY_SCHEDULE)
     assert (monthly.cron_schedule, monthly.execution_timezone) == ("0 1 15 * *", "Asia/Bangkok")
-    assert monthly.job_name == automation.MONTHLY_JOB
+    assert monthly.job_name == jobs.MONTHLY_JOB
 
 
 def test_nightly_tick_requests_yesterday_in_the_citys_calendar(repo, defs, instance):
@@ -82,7 +83,7 @@ def test_nightly_tick_requests_yesterday_in_the_citys_calendar(repo, defs, insta
     mark_materialized(instance, keys, [f"2024-02-{d}" for d in range(20, 30)])
     # 02:00 in Bangkok on 1 March is 19:00 UTC on 29 February: yesterday is 29 February.
     result = tick(
-        repo, automation.NIGHTLY_SCHEDULE, instance, datetime(2024, 2, 29, 19, 0, tzinfo=UTC)
+        repo, schedules.NIGHTLY_SCHEDULE, instance, datetime(2024, 2, 29, 19, 0, tzinfo=UTC)
     )
     assert [r.partition_key for r in result.run_requests] == ["2024-02-29"]
     request = result.run_requests[0]
@@ -98,7 +99,7 @@ def test_nightly_tick_catches_up_missing_days_of_the_last_week(repo, defs, insta
     mark_materialized(instance, [k for k in keys if k.path[-1] != "traffy_tickets"], ["2024-02-27"])
     mark_materialized(instance, keys[:1], ["2024-02-26"])  # a partial day is still missing
     result = tick(
-        repo, automation.NIGHTLY_SCHEDULE, instance, datetime(2024, 3, 1, 2, 0, tzinfo=BANGKOK)
+        repo, schedules.NIGHTLY_SCHEDULE, instance, datetime(2024, 3, 1, 2, 0, tzinfo=BANGKOK)
     )
     assert [r.partition_key for r in result.run_requests] == [
         "2024-02-26",
@@ -114,7 +115,7 @@ def test_nightly_tick_catches_up_missing_days_of_the_last_week(repo, defs, insta
 
 def test_nightly_catch_up_is_bounded_to_a_week_and_the_first_partition(repo, instance, settings):
     empty = tick(
-        repo, automation.NIGHTLY_SCHEDULE, instance, datetime(2024, 3, 1, 2, 0, tzinfo=BANGKOK)
+        repo, schedules.NIGHTLY_SCHEDULE, instance, datetime(2024, 3, 1, 2, 0, tzinfo=BANGKOK)
     )
     assert [r.partition_key for r in empty.run_requests] == [
         (datetime(2024, 2, 23) + timedelta(days=n)).date().isoformat() for n in range(7)
@@ -122,14 +123,14 @@ def test_nightly_catch_up_is_bounded_to_a_week_and_the_first_partition(repo, ins
     first = settings.config.partitions_start
     before = tick(
         repo,
-        automation.NIGHTLY_SCHEDULE,
+        schedules.NIGHTLY_SCHEDULE,
         instance,
         datetime.combine(first, datetime.min.time(), BANGKOK) + timedelta(hours=2),
     )
     assert before.run_requests == []  # yesterday precedes the first partition
     second = tick(
         repo,
-        automation.NIGHTLY_SCHEDULE,
+        schedules.NIGHTLY_SCHEDULE,
         instance,
         datetime.combine(first, datetime.min.time(), BANGKOK) + timedelta(days=2, hours=2),
     )
@@ -141,23 +142,23 @@ def test_nightly_catch_up_is_bounded_to_a_week_and_the_first_partition(repo, ins
 
 def test_monthly_tick_requests_the_previous_month(repo, instance):
     result = tick(
-        repo, automation.MONTHLY_SCHEDULE, instance, datetime(2024, 3, 15, 1, 0, tzinfo=BANGKOK)
+        repo, schedules.MONTHLY_SCHEDULE, instance, datetime(2024, 3, 15, 1, 0, tzinfo=BANGKOK)
     )
     assert [r.partition_key for r in result.run_requests] == ["2024-02-01"]
     assert result.run_requests[0].run_key == "monthly_refresh-2024-02"
     skipped = tick(
-        repo, automation.MONTHLY_SCHEDULE, instance, datetime(2024, 1, 15, 1, 0, tzinfo=BANGKOK)
+        repo, schedules.MONTHLY_SCHEDULE, instance, datetime(2024, 1, 15, 1, 0, tzinfo=BANGKOK)
     )
     assert skipped.run_requests == [] and "before the first partition" in skipped.skip_message
 
 
 def test_partition_keys_requested_exist_in_the_jobs(repo, instance):
-    nightly = repo.get_job(automation.NIGHTLY_JOB)
-    monthly = repo.get_job(automation.MONTHLY_JOB)
+    nightly = repo.get_job(jobs.NIGHTLY_JOB)
+    monthly = repo.get_job(jobs.MONTHLY_JOB)
     now = datetime(2024, 3, 15, 2, 0, tzinfo=BANGKOK)
     for job, name in (
-        (nightly, automation.NIGHTLY_SCHEDULE),
-        (monthly, automation.MONTHLY_SCHEDULE),
+        (nightly, schedules.NIGHTLY_SCHEDULE),
+        (monthly, schedules.MONTHLY_SCHEDULE),
     ):
         keys = job.partitions_def.get_partition_keys(current_time=now)
         for request in tick(repo, name, instance, now).run_requests:
@@ -165,21 +166,21 @@ def test_partition_keys_requested_exist_in_the_jobs(repo, instance):
 
 
 def test_automation_runs_by_itself_only_where_real_sources_are_called(settings):
-    assert automation.automation_status(settings, {}) is False  # replay: a laptop, CI
+    assert schedules.automation_status(settings, {}) is False  # replay: a laptop, CI
     live = settings.model_copy(update={"source_mode": SourceMode.LIVE})
-    assert automation.automation_status(live, {}) is True  # the city's server
-    assert automation.automation_status(live, {"CITY_PIPELINE_AUTOMATION": "off"}) is False
-    assert automation.automation_status(settings, {"CITY_PIPELINE_AUTOMATION": "on"}) is True
+    assert schedules.automation_status(live, {}) is True  # the city's server
+    assert schedules.automation_status(live, {"CITY_PIPELINE_AUTOMATION": "off"}) is False
+    assert schedules.automation_status(settings, {"CITY_PIPELINE_AUTOMATION": "on"}) is True
     live_defs = automation.build_automation_defs(
         [a for a in build_definitions(live).assets if isinstance(a, dg.AssetsDefinition)], live
     )
     repo = live_defs.get_repository_def()
     assert (
-        repo.get_schedule_def(automation.NIGHTLY_SCHEDULE).default_status
+        repo.get_schedule_def(schedules.NIGHTLY_SCHEDULE).default_status
         == dg.DefaultScheduleStatus.RUNNING
     )
     assert (
-        repo.get_sensor_def(automation.AUTOMATION_SENSOR).default_status
+        repo.get_sensor_def(sensors.AUTOMATION_SENSOR).default_status
         == dg.DefaultSensorStatus.RUNNING
     )
 
@@ -209,7 +210,7 @@ def test_curate_and_consume_update_eagerly_capture_on_schedule(defs):
         for node in groups[group]:
             assert node.automation_condition is not None, node.key
     assert all(node.automation_condition is None for node in groups["capture"])
-    sensor = defs.get_repository_def().get_sensor_def(automation.AUTOMATION_SENSOR)
+    sensor = defs.get_repository_def().get_sensor_def(sensors.AUTOMATION_SENSOR)
     assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
 
 
@@ -222,10 +223,10 @@ def test_eager_condition_propagates_a_recapture_despite_old_gaps(instance):
     @dg.asset(partitions_def=days)
     def raw(): ...
 
-    @dg.asset(deps=[raw], automation_condition=automation.EAGER)
+    @dg.asset(deps=[raw], automation_condition=policies.EAGER)
     def mart(): ...
 
-    @dg.asset(deps=[mart], automation_condition=automation.EAGER)
+    @dg.asset(deps=[mart], automation_condition=policies.EAGER)
     def published(): ...
 
     graph = dg.Definitions(assets=[raw, mart, published])
@@ -282,7 +283,7 @@ def failure_context(instance, tmp_path):
     run = instance.get_run_by_id(result.run_id)
     failure = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0]
     context = dg.build_run_status_sensor_context(
-        sensor_name=automation.ALERT_SENSOR,
+        sensor_name=sensors.ALERT_SENSOR,
         dagster_instance=instance,
         dagster_run=run,
         dagster_event=failure.dagster_event,
@@ -297,12 +298,12 @@ def read_alerts(data_dir: Path) -> list[dict]:
 
 
 def test_failure_writes_a_structured_alert(failure_context, tmp_path, monkeypatch):
-    monkeypatch.delenv(automation.WEBHOOK_ENV, raising=False)
-    automation.run_failure_alerts(failure_context)
-    automation.run_failure_alerts(failure_context)  # appended, one JSON object per line
-    alerts = read_alerts(tmp_path)
-    assert len(alerts) == 2
-    alert = alerts[0]
+    monkeypatch.delenv(alerts.WEBHOOK_ENV, raising=False)
+    sensors.run_failure_alerts(failure_context)
+    sensors.run_failure_alerts(failure_context)  # appended, one JSON object per line
+    written = read_alerts(tmp_path)
+    assert len(written) == 2
+    alert = written[0]
     assert alert["alert"] == "run_failure"
     assert alert["job"] == "nightly_refresh"
     assert alert["run_id"] == failure_context.dagster_run.run_id
@@ -315,8 +316,8 @@ def test_failure_writes_a_structured_alert(failure_context, tmp_path, monkeypatc
 
 def test_failure_posts_the_alert_to_the_webhook(failure_context, tmp_path, httpserver, monkeypatch):
     httpserver.expect_oneshot_request("/hooks/city", method="POST").respond_with_json({"ok": 1})
-    monkeypatch.setenv(automation.WEBHOOK_ENV, httpserver.url_for("/hooks/city"))
-    automation.run_failure_alerts(failure_context)
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, httpserver.url_for("/hooks/city"))
+    sensors.run_failure_alerts(failure_context)
     httpserver.check_assertions()
     request, _ = httpserver.log[0]
     posted = json.loads(request.get_data())
@@ -328,11 +329,11 @@ def test_a_failing_webhook_never_fails_the_sensor(
     failure_context, tmp_path, httpserver, monkeypatch
 ):
     httpserver.expect_request("/hooks/city").respond_with_data("down", status=500)
-    monkeypatch.setenv(automation.WEBHOOK_ENV, httpserver.url_for("/hooks/city"))
-    automation.run_failure_alerts(failure_context)
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, httpserver.url_for("/hooks/city"))
+    sensors.run_failure_alerts(failure_context)
     assert len(httpserver.log) == 1
     assert read_alerts(tmp_path)[0]["run_id"] == failure_context.dagster_run.run_id
-    assert automation.post_webhook(httpserver.url_for("/hooks/city"), {}, 2) == "HTTP 500"
+    assert alerts.post_webhook(httpserver.url_for("/hooks/city"), {}, 2) == "HTTP 500"
 
 
 def test_a_hanging_webhook_is_cut_off_by_the_time_box(
@@ -343,33 +344,33 @@ def test_a_hanging_webhook_is_cut_off_by_the_time_box(
         return Response("late", status=200)
 
     httpserver.expect_request("/hooks/slow").respond_with_handler(slow)
-    monkeypatch.setenv(automation.WEBHOOK_ENV, httpserver.url_for("/hooks/slow"))
-    monkeypatch.setenv(automation.WEBHOOK_TIMEOUT_ENV, "0.5")
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, httpserver.url_for("/hooks/slow"))
+    monkeypatch.setenv(alerts.WEBHOOK_TIMEOUT_ENV, "0.5")
     started = time.monotonic()
-    automation.run_failure_alerts(failure_context)
+    sensors.run_failure_alerts(failure_context)
     assert time.monotonic() - started < 2.0
     assert read_alerts(tmp_path)[0]["partition"] == "2024-01-02"
-    outcome = automation.post_webhook(httpserver.url_for("/hooks/slow"), {}, 0.3)
+    outcome = alerts.post_webhook(httpserver.url_for("/hooks/slow"), {}, 0.3)
     assert outcome.startswith(("failed: ReadTimeout", "timed out"))
 
 
 def test_an_unreachable_webhook_is_reported_not_raised():
     from pg_cluster import free_port
 
-    outcome = automation.post_webhook(f"http://127.0.0.1:{free_port()}/hook", {"a": 1}, 1.0)
+    outcome = alerts.post_webhook(f"http://127.0.0.1:{free_port()}/hook", {"a": 1}, 1.0)
     assert outcome == "failed: ConnectionError"
     assert (
-        automation.redacted("https://hooks.example.org/T000/B000/secret")
+        alerts.redacted("https://hooks.example.org/T000/B000/secret")
         == "https://hooks.example.org/…"
     )
 
 
 def test_partition_label_names_a_day_or_a_range():
     start, end = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-    assert automation.partition_label({"dagster/partition": "2024-01-02"}) == "2024-01-02"
+    assert sensors.partition_label({"dagster/partition": "2024-01-02"}) == "2024-01-02"
     assert (
-        automation.partition_label({start: "2024-01-01", end: "2024-01-31"})
+        sensors.partition_label({start: "2024-01-01", end: "2024-01-31"})
         == "2024-01-01..2024-01-31"
     )
-    assert automation.partition_label({start: "2024-01-02", end: "2024-01-02"}) == "2024-01-02"
-    assert automation.partition_label({}) is None
+    assert sensors.partition_label({start: "2024-01-02", end: "2024-01-02"}) == "2024-01-02"
+    assert sensors.partition_label({}) is None

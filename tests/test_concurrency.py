@@ -19,15 +19,15 @@ import duckdb
 import production
 import pytest
 
-from city_pipeline.defs.automation import WAREHOUSE_POOL
 from city_pipeline.defs.build import build_definitions
+from city_pipeline.defs.resources import WAREHOUSE_POOL
 from city_pipeline.settings import load_settings
 
 HOLDER = ("test-holder", "hold-the-warehouse")
 RUNNER = """
 import sys
 import dagster as dg
-from city_pipeline.defs import automation
+from city_pipeline.defs import jobs
 from city_pipeline.defs.build import build_definitions
 from city_pipeline.settings import load_settings
 
@@ -35,8 +35,8 @@ start, end = sys.argv[1:3]
 defs = build_definitions(load_settings())
 assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
 with dg.DagsterInstance.get() as instance:
-    result = defs.resolve_job_def(automation.NIGHTLY_JOB).execute_in_process(
-        instance=instance, asset_selection=automation.daily_keys(assets), raise_on_error=False,
+    result = defs.resolve_job_def(jobs.NIGHTLY_JOB).execute_in_process(
+        instance=instance, asset_selection=jobs.daily_keys(assets), raise_on_error=False,
         tags={"dagster/asset_partition_range_start": start,
               "dagster/asset_partition_range_end": end, "city_pipeline/test": "overlap"})
 sys.exit(0 if result.success else 1)

@@ -102,7 +102,7 @@ def test_process_tag_tells_a_live_process_from_a_gone_one():
 
 
 def test_reaper_sensor_fails_a_dead_run_and_frees_its_slot(tmp_path):
-    from city_pipeline.defs import automation
+    from city_pipeline.defs import sensors
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
@@ -128,7 +128,7 @@ def test_reaper_sensor_fails_a_dead_run_and_frees_its_slot(tmp_path):
         assert storage.claim_concurrency_slot("duckdb_warehouse", dead.run_id, "curate").is_claimed
 
         context = dg.build_sensor_context(instance=instance)
-        result = automation.dead_run_reaper(context)
+        result = sensors.dead_run_reaper(context)
 
         assert "1 dead run(s) recovered" in result.skip_message
         assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE

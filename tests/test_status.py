@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from city_pipeline import cli, status
-from city_pipeline.defs import automation
+from city_pipeline.defs import jobs, policies
 from city_pipeline.defs.build import build_definitions
 from city_pipeline.settings import load_settings
 
@@ -42,7 +42,7 @@ def by_key(report: dict) -> dict[str, dict]:
 
 def test_status_shows_last_materialization_partition_and_freshness(defs, data_dir, capsys):
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(automation.NIGHTLY_JOB).execute_in_process(
+        result = defs.resolve_job_def(jobs.NIGHTLY_JOB).execute_in_process(
             instance=instance, partition_key=DAY, asset_selection=OPEN_METEO
         )
     assert result.success
@@ -57,10 +57,10 @@ def test_status_shows_last_materialization_partition_and_freshness(defs, data_di
     assert never["last_materialized"] is None and never["freshness"] == status.UNKNOWN
     assert "raw/traffy_tickets: never materialized" in report["problems"]
     assert code == 1
-    jobs = {job["job"]: job for job in report["jobs"]}
-    assert jobs["nightly_refresh"]["status"] == "SUCCESS"
-    assert jobs["nightly_refresh"]["partition"] == DAY
-    assert jobs["monthly_refresh"]["status"] == "never run"
+    job_rows = {job["job"]: job for job in report["jobs"]}
+    assert job_rows["nightly_refresh"]["status"] == "SUCCESS"
+    assert job_rows["nightly_refresh"]["partition"] == DAY
+    assert job_rows["monthly_refresh"]["status"] == "never run"
 
 
 def test_status_text_is_readable_for_an_operator(defs, data_dir, capsys):
@@ -99,7 +99,7 @@ def test_status_shows_the_last_result_of_each_check(defs, data_dir, capsys):
 
 
 def test_freshness_follows_the_policy_windows():
-    policy = automation.DAILY_FRESHNESS
+    policy = policies.DAILY_FRESHNESS
     now = 1_700_000_000.0
     hour = 3600.0
     assert status.freshness_state(policy, None, now) == status.UNKNOWN
@@ -107,7 +107,7 @@ def test_freshness_follows_the_policy_windows():
     assert status.freshness_state(policy, now - 25.5 * hour, now) == status.WARN
     assert status.freshness_state(policy, now - 26 * hour, now) == status.FAIL
     assert status.freshness_state(None, now, now) == status.NONE
-    monthly = automation.MONTHLY_FRESHNESS
+    monthly = policies.MONTHLY_FRESHNESS
     assert status.freshness_state(monthly, now - 20 * 24 * hour, now) == status.PASS
     assert status.freshness_state(monthly, now - 40 * 24 * hour, now) == status.FAIL
     cron = dg.FreshnessPolicy.cron(

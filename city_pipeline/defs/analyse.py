@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from city_pipeline.analyse import anomaly, forecast, history, store
 from city_pipeline.consume.warehouse import connect_read_only
-from city_pipeline.defs.consume import WAREHOUSE_POOL, markdown_preview
-from city_pipeline.defs.resources import CityResource
+from city_pipeline.defs.consume import markdown_preview
+from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
 from city_pipeline.settings import Settings
 
 GROUP = "analyse"

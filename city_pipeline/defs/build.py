@@ -6,7 +6,7 @@ it for the city they run, so one process can run two cities without stale module
 
 import dagster as dg
 
-from city_pipeline.defs import analyse, automation, capture, consume, curate
+from city_pipeline.defs import analyse, automation, capture, consume, curate, policies
 from city_pipeline.settings import Settings
 
 
@@ -17,6 +17,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         analyse.build_defs(settings),
         consume.build_defs(settings),
     )
-    layers = automation.with_operating_policies(layers)
+    layers = policies.with_operating_policies(layers)
     assets = [a for a in layers.assets or [] if isinstance(a, dg.AssetsDefinition)]
     return dg.Definitions.merge(layers, automation.build_automation_defs(assets, settings))

@@ -36,11 +36,10 @@ from city_pipeline.consume.release import (
 )
 from city_pipeline.consume.validation import ValidationOutcome
 from city_pipeline.defs import gates
-from city_pipeline.defs.resources import CityResource
+from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
 
 GROUP = "consume"
 OWNERS = ["team:city-data-platform"]
-WAREHOUSE_POOL = "duckdb_warehouse"  # the curate layer's pool (defs/curate.py)
 KEEP_RELEASES_ENV = "CITY_PIPELINE_KEEP_RELEASES"
 RELEASE_KEY = dg.AssetKey(["published", "release"])
 PREVIEW_ROWS = 5

@@ -39,13 +39,12 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from city_pipeline.defs.partitions import city_daily_partitions
-from city_pipeline.defs.resources import CityResource
+from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
 from city_pipeline.settings import PROJECT_ROOT, Settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 GROUP = "curate"
 OWNERS = ["team:city-data-platform"]
-WAREHOUSE_POOL = "duckdb_warehouse"
 DAILY_SELECT = "tag:daily"  # dbt tag of the incremental, daily-partitioned models
 # Production builds skip the dbt unit tests and macro cases: they test the SQL, not the data
 # (pytest and CI run them).

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from city_pipeline import alerts
 from city_pipeline.consume.validation import ValidationOutcome
 from city_pipeline.settings import Settings
 
@@ -187,19 +187,12 @@ def describe_hold(hold: Mapping[str, Any]) -> str:
 
 def alert_held_back(settings: Settings, hold: Mapping[str, Any], run_id: str) -> None:
     """Same channel as failed runs: a JSON line in alerts.jsonl and the webhook, if set."""
-    from city_pipeline.defs import automation
-
-    alert = {
-        "alert": "mart_held_back",
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "city": settings.city.slug,
-        "city_name": settings.city.name_en,
-        "mart": hold["mart"],
-        "run_id": run_id,
-        "held_since": hold["held_since"],
-        "reasons": hold["reasons"],
-    }
-    automation.append_alert(settings.data_dir / automation.ALERTS_FILE, alert)
-    url = os.environ.get(automation.WEBHOOK_ENV, "").strip()
-    if url:
-        automation.post_webhook(url, alert, automation.webhook_timeout())
+    alert = alerts.new_alert(
+        "mart_held_back",
+        settings,
+        mart=hold["mart"],
+        run_id=run_id,
+        held_since=hold["held_since"],
+        reasons=hold["reasons"],
+    )
+    alerts.send(settings, alert)

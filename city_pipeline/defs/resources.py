@@ -1,4 +1,4 @@
-"""Dagster resources: the city settings every asset reads."""
+"""Dagster resources: the city settings every asset reads, and the warehouse's concurrency pool."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import os
 import dagster as dg
 
 from city_pipeline.settings import Settings, load_settings
+
+# The one writer of the DuckDB warehouse: every asset that opens it (dbt, analyse, publish) shares
+# this pool of size 1 (set in the instance's dagster.yaml: `concurrency.pools.default_limit: 1`).
+WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 class CityResource(dg.ConfigurableResource):

@@ -3,14 +3,13 @@ the rows its own `parse` gives, and a bad value names the partition it is in."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from fake_landing import land_body
 
 from city_pipeline.capture import ParseContext, fetch_batch, parse_partitions, run_captures
-from city_pipeline.lake import LandedFile
 from city_pipeline.settings import load_settings
 from city_pipeline.sources import air4thai, dopa, open_meteo
 from city_pipeline.sources.common import SourceError
@@ -92,11 +91,7 @@ def landed_contexts(tmp_path: Path, spec, settings, bodies: list, ext: str = "js
     days = MONTHS if spec is dopa.CAPTURE else DAYS
     contexts = []
     for day, body in zip(days, bodies, strict=False):
-        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-        path = tmp_path / spec.name / f"{day}.{ext}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        landed = LandedFile(path, f"test:{path.name}", {}, 200, {}, "", "", len(data))
+        landed = land_body(tmp_path / spec.name / f"{day}.{ext}", body)
         contexts.append(ParseContext(spec.name, day, (landed,), settings))
     return contexts
 

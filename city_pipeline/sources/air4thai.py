@@ -38,10 +38,9 @@ from city_pipeline.settings import Air4ThaiSettings, Settings
 from city_pipeline.sources.common import (
     ErrorContext,
     FetchContext,
-    SourceError,
+    OfflineContext,
     empty_table,
     fetch,
-    sql_text,
     typed_select,
 )
 from city_pipeline.sources.window import (
@@ -55,6 +54,7 @@ from city_pipeline.sources.window import (
     register_files,
     split,
 )
+from city_pipeline.sql import sql_text
 
 logger = logging.getLogger(__name__)
 
@@ -130,17 +130,6 @@ STATION_TEXT: dict[str, str] = {
     "area_en": "areaEN",
     "station_type": "stationType",
 }
-
-
-@dataclass(frozen=True)
-class FileContext:
-    """Error context for parsing a file outside a capture (contract fixtures, offline files)."""
-
-    source: str
-    partition: str
-
-    def error(self, message: str, field: str | None = None) -> SourceError:
-        return SourceError(self.source, self.partition, message, field)
 
 
 def settings_of(settings: Settings) -> Air4ThaiSettings:
@@ -610,7 +599,7 @@ def parse_history_csv(path: Path | str) -> pa.Table:
     """History `data[]` rows flattened to CSV by pandas (one `stationID` column, JSON nulls as
     empty cells) -> `air4thai_hourly` rows. Parameters absent from the file are NULL."""
     path = Path(path)
-    err = FileContext(HOURLY_TABLE, path.name)
+    err = OfflineContext(HOURLY_TABLE, path.name)
     with cursor() as con:
         con.execute(
             "CREATE TEMP TABLE csv_src AS SELECT * FROM read_csv(?, all_varchar=true, header=true)",
@@ -650,7 +639,7 @@ def parse_legacy_repr(path: Path | str) -> pa.Table:
     """The legacy `webV2/history/api/data.php` answer saved as a Python repr (`print(json)`)
     -> `air4thai_hourly` rows, through the same checks as a JSON answer."""
     path = Path(path)
-    err = FileContext(HOURLY_TABLE, path.name)
+    err = OfflineContext(HOURLY_TABLE, path.name)
     try:
         payload = ast.literal_eval(path.read_text(encoding="utf-8"))
     except (ValueError, SyntaxError) as exc:

@@ -37,12 +37,13 @@ import pyarrow as pa
 
 from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.http import secret_from_env
-from city_pipeline.lake import LandedFile
+from city_pipeline.lake import LandedFile, saved_file
 from city_pipeline.settings import CkanDataset, CkanSettings, Settings
 from city_pipeline.sources import encoding
 from city_pipeline.sources.common import (
     ErrorContext,
     FetchContext,
+    OfflineContext,
     SourceError,
     duckdb_connection,
     fetch,
@@ -51,6 +52,7 @@ from city_pipeline.sources.common import (
     typed_select,
 )
 from city_pipeline.sources.paging import Listing
+from city_pipeline.sql import sql_identifier, sql_text
 
 SOURCE = "ckan"
 SEARCH_PATH = "/api/3/action/datastore_search"
@@ -216,21 +218,6 @@ def _json_pointer(name: str) -> str:
     return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
-def as_landed(path: Path) -> LandedFile:
-    """A saved answer (a fixture, a manual download) seen as a landed file, for the parsers."""
-    path = Path(path)
-    return LandedFile(
-        path=path,
-        url=str(path),
-        params={},
-        status=200,
-        headers={},
-        fetched_at="",
-        sha256="",
-        size=path.stat().st_size,
-    )
-
-
 def parse_pages(
     ctx: ErrorContext,
     pages: Sequence[LandedFile],
@@ -253,7 +240,7 @@ def parse_pages(
             )
     columns = _fields_of(ctx, results)
     con = duckdb_connection()
-    files = ", ".join(encoding.sql_literal(str(landed.path)) for landed in pages)
+    files = ", ".join(sql_text(str(landed.path)) for landed in pages)
     con.execute(
         "CREATE TEMP TABLE records AS SELECT unnest(CAST(json_extract(json, '$.result.records') "
         f"AS JSON[])) AS rec FROM read_json_objects([{files}], format='auto', "
@@ -261,11 +248,11 @@ def parse_pages(
     )
     expressions = {}
     for name, sql_type in columns.items():
-        value = f"json_extract_string(rec, {encoding.sql_literal(_json_pointer(name))})"
+        value = f"json_extract_string(rec, {sql_text(_json_pointer(name))})"
         # Outside text columns an empty string is CKAN's "no value".
         expressions[name] = value if sql_type == "VARCHAR" else f"NULLIF(trim({value}), '')"
     columns[RESOURCE_ID_COLUMN] = "VARCHAR"
-    expressions[RESOURCE_ID_COLUMN] = encoding.sql_literal(resource_id)
+    expressions[RESOURCE_ID_COLUMN] = sql_text(resource_id)
     table = typed_select(
         con, "records", columns, source=source, partition=partition, expressions=expressions
     )
@@ -322,23 +309,13 @@ def captures(settings: Settings) -> list[CaptureSpec]:
 # Discovery and file resources
 
 
-class _Plain:
-    """Error context for helpers used outside a capture (no partition)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def error(self, message: str, field: str | None = None) -> SourceError:
-        return SourceError(SOURCE, None, f"{self.path.name}: {message}", field)
-
-
 def parse_package_search(path: Path) -> pa.Table:
     """Resources of the packages in a `package_search` answer:
     package_name, id, name, format, url, datastore_active. Resource ids with datastore_active
     true are what `sources.ckan.datasets[].resource_id` takes."""
     path = Path(path)
-    ctx = _Plain(path)
-    payload = load_json(ctx, as_landed(path))
+    ctx = OfflineContext(SOURCE, file=path)
+    payload = load_json(ctx, saved_file(path))
     require_fields(ctx, payload, {"success": bool})
     if not payload["success"]:
         raise ctx.error(
@@ -351,7 +328,7 @@ def parse_package_search(path: Path) -> pa.Table:
     return con.sql(f"""
         WITH packages AS (
             SELECT unnest(CAST(json_extract(json, '$.result.results') AS JSON[])) AS pkg
-            FROM read_json_objects({encoding.sql_literal(str(path))}, format='auto',
+            FROM read_json_objects({sql_text(str(path))}, format='auto',
                                    maximum_object_size={MAX_JSON_BYTES})
         ), resources AS (
             SELECT pkg ->> 'name' AS package_name,
@@ -371,10 +348,6 @@ def parse_package_search(path: Path) -> pa.Table:
 # Whole numbers, optionally with thousands commas; a leading zero ("0101") is a code, not a number.
 _INTEGER = r"^-?(0|[1-9][0-9]{0,2}(,[0-9]{3})+|[1-9][0-9]*)$"
 _NUMBER = r"^-?((0|[1-9][0-9]{0,2}(,[0-9]{3})+|[1-9][0-9]*)(\.[0-9]+)?|\.[0-9]+)$"
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _column_type(con: duckdb.DuckDBPyConnection, columns: list[str]) -> list[str]:
@@ -398,7 +371,7 @@ def parse_csv_resource(path: Path) -> pa.Table:
     every value is a number (with or without thousands commas, e.g. "3,863") typed BIGINT or DOUBLE;
     the rest stay VARCHAR, trimmed."""
     path = Path(path)
-    ctx = _Plain(path)
+    ctx = OfflineContext(SOURCE, file=path)
     con = duckdb_connection()
     with tempfile.TemporaryDirectory(prefix="ckan-csv-") as workdir:
         try:
@@ -407,7 +380,7 @@ def parse_csv_resource(path: Path) -> pa.Table:
             raise ctx.error(f"neither UTF-8 nor TIS-620/cp874 text: {exc}") from None
         con.execute(
             "CREATE TEMP TABLE resource_csv AS SELECT * FROM read_csv("
-            f"{encoding.sql_literal(str(readable))}, header=true, delim=',', quote='\"', "
+            f"{sql_text(str(readable))}, header=true, delim=',', quote='\"', "
             "all_varchar=true)"
         )
     names = [r[0] for r in con.sql("SELECT name FROM pragma_table_info('resource_csv')").fetchall()]
@@ -416,16 +389,16 @@ def parse_csv_resource(path: Path) -> pa.Table:
     if repeated:
         raise ctx.error(f"column names repeat after trimming: {repeated}", field=repeated[0])
     # Values trimmed, empty strings as NULL; a row with no value at all is spreadsheet residue.
-    values = [f"NULLIF(trim({_identifier(n)}), '') AS {_identifier(n)}" for n in names]
+    values = [f"NULLIF(trim({sql_identifier(n)}), '') AS {sql_identifier(n)}" for n in names]
     con.execute(
         f"CREATE TEMP TABLE resource_rows AS SELECT * FROM (SELECT {', '.join(values)} "
-        f"FROM resource_csv) WHERE COALESCE({', '.join(map(_identifier, names))}) IS NOT NULL"
+        f"FROM resource_csv) WHERE COALESCE({', '.join(map(sql_identifier, names))}) IS NOT NULL"
     )
-    types = _column_type(con, [_identifier(n) for n in names])
+    types = _column_type(con, [sql_identifier(n) for n in names])
     selects = []
     for name, clean, sql_type in zip(names, trimmed, types, strict=True):
-        value = _identifier(name)
+        value = sql_identifier(name)
         if sql_type != "VARCHAR":
             value = f"CAST(replace({value}, ',', '') AS {sql_type})"
-        selects.append(f"{value} AS {_identifier(clean)}")
+        selects.append(f"{value} AS {sql_identifier(clean)}")
     return con.sql(f"SELECT {', '.join(selects)} FROM resource_rows").to_arrow_table()

@@ -52,23 +52,23 @@ import requests
 
 from city_pipeline.capture import CaptureSpec, ParseContext, split_by_partition
 from city_pipeline.http import build_session, secret_from_env
-from city_pipeline.lake import LandedFile
+from city_pipeline.lake import LandedFile, saved_file
 from city_pipeline.settings import Settings, SourceMode, TraffySettings
 from city_pipeline.sources.common import (
     TRANSIENT_STATUSES,
     ErrorContext,
     FetchContext,
+    OfflineContext,
     SourceError,
     duckdb_connection,
     fetch,
     load_json,
     quarantined_rows,
     require_fields,
-    sql_list,
-    sql_text,
     typed_select,
 )
 from city_pipeline.sources.paging import Listing
+from city_pipeline.sql import sql_list, sql_text
 from city_pipeline.thai import BE_OFFSET, THAI_MONTHS_SHORT
 
 log = logging.getLogger(__name__)
@@ -132,17 +132,6 @@ SENTINEL_COLUMNS = frozenset(
 )
 # When one batch holds the same version from two endpoints, keep the public one (it has org lists).
 ENDPOINT_RANK = {"stat_api": 0, "share": 1, "download": 2, "exchange": 3}
-
-
-@dataclass(frozen=True)
-class Where:
-    """Error context for parsers called outside a capture (contract tests, one-off loads)."""
-
-    source: str = SOURCE
-    partition: date | str | None = None
-
-    def error(self, message: str, field: str | None = None) -> SourceError:
-        return SourceError(self.source, self.partition, message, field)
 
 
 # ----------------------------------------------------------------------------- requests
@@ -840,37 +829,37 @@ def _check_one_document_per_page(typed: pa.Table, pages: Sequence[Page]) -> None
 
 
 def _page_from_path(path: str | Path, where: ErrorContext, endpoint: str) -> Page:
-    return Page(landed=_landed_path(path), where=where, endpoint=endpoint)
+    return Page(landed=saved_file(path), where=where, endpoint=endpoint)
 
 
 def parse_geojson_files(
-    paths: Sequence[str | Path], endpoint: str, where: Where | None = None
+    paths: Sequence[str | Path], endpoint: str, where: OfflineContext | None = None
 ) -> pa.Table:
     """stat_api / share FeatureCollection files (envelopes checked) -> raw traffy_tickets rows."""
-    where = where or Where()
+    where = where or OfflineContext(SOURCE)
     pages = [_page_from_path(p, where, endpoint) for p in paths]
     return parse_pages(pages, where.source, where.partition)
 
 
 def parse_exchange_issues_files(
-    paths: Sequence[str | Path], where: Where | None = None
+    paths: Sequence[str | Path], where: OfflineContext | None = None
 ) -> pa.Table:
     """Exchange `get-issues/v2` answers -> raw traffy_tickets rows."""
-    where = where or Where()
+    where = where or OfflineContext(SOURCE)
     pages = [_page_from_path(p, where, "exchange") for p in paths]
     return parse_pages(pages, where.source, where.partition)
 
 
 def parse_exchange_issue_v1_files(
-    paths: Sequence[str | Path], where: Where | None = None
+    paths: Sequence[str | Path], where: OfflineContext | None = None
 ) -> pa.Table:
     """Exchange `get-issue/v1` answers (one ticket each) -> raw traffy_tickets rows."""
-    where = where or Where()
+    where = where or OfflineContext(SOURCE)
     names = [str(p) for p in paths]
     if not names:
         return _empty()
     for name in names:
-        payload = _load_path(where, name)
+        payload = load_json(where, saved_file(name))
         require_fields(where, payload, {"status": str, "results": dict}, f" in {Path(name).name}")
         if payload["status"] != "success":
             raise where.error(f"Traffy answered status {payload['status']!r}", field="status")
@@ -880,10 +869,10 @@ def parse_exchange_issue_v1_files(
 
 def parse_download_csv(
     paths: Sequence[str | Path],
-    where: Where | None = None,
+    where: OfflineContext | None = None,
 ) -> pa.Table:
     """Official download CSV files -> raw traffy_tickets rows (source_endpoint `download`)."""
-    where = where or Where()
+    where = where or OfflineContext(SOURCE)
     names = [str(p) for p in paths]
     if not names:
         return _empty()
@@ -912,25 +901,6 @@ def exchange_issue_timeline(paths: Sequence[str | Path]) -> pa.Table:
         )
         .to_arrow_table()
     )
-
-
-def _landed_path(path: str | Path) -> LandedFile:
-    """A file that was not landed by a capture (a real sample), as a LandedFile."""
-    return LandedFile(
-        path=Path(path),
-        url=Path(path).name,
-        params={},
-        status=200,
-        headers={},
-        fetched_at="",
-        sha256="",
-        size=0,
-    )
-
-
-def _load_path(where: ErrorContext, path: str) -> Any:
-    """`common.load_json` for a file that was not landed by a capture (a real sample)."""
-    return load_json(where, _landed_path(path))
 
 
 def _empty() -> pa.Table:
@@ -983,11 +953,11 @@ def _thai_timestamp(prefix: str) -> str:
 
 def load_web_scrape_csv(
     paths: Sequence[str | Path],
-    where: Where | None = None,
+    where: OfflineContext | None = None,
 ) -> pa.Table:
     """fondue.traffy.in.th web-scrape CSVs (NOT an API payload): ticket_id, reported_at, state
     (the status text before its `N วันที่แล้ว` age), forwarded_state and forwarded_at."""
-    where = where or Where()
+    where = where or OfflineContext(SOURCE)
     plist = sql_list(str(p) for p in paths)
     con = duckdb_connection()
     reader = f"read_csv({plist}, all_varchar=true, header=true, filename=true)"

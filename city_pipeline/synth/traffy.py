@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta
 
 from city_pipeline.settings import CityIdentity, Settings, TraffySettings
 from city_pipeline.sources import traffy
+from city_pipeline.sources.common import OfflineContext
 from city_pipeline.sources.paging import Listing
 from city_pipeline.synth import Recording, json_bytes
 
@@ -829,7 +830,7 @@ def day_recordings(
 ) -> Iterator[Recording]:
     """Every page the source will ask for on `day`, read with the source's own `Listing`."""
     url = traffy.public_url(traffy_settings)
-    listing = Listing(traffy.Where(partition=day), traffy_settings.page_size, 1 << 30, "-")
+    listing = Listing(OfflineContext(traffy.SOURCE, day), traffy_settings.page_size, 1 << 30, "-")
     done = False
     for offset, page in pages(traffy_settings, features):
         body = envelope(rng, day, page, len(features))

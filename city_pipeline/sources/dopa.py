@@ -33,7 +33,7 @@ from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import DopaFile, DopaSettings, Settings
 from city_pipeline.sources import encoding
 from city_pipeline.sources.common import FetchContext, fetch, typed_select
-from city_pipeline.sources.window import (
+from city_pipeline.sources.window_parse import (
     Part,
     cursor,
     fail,

@@ -20,7 +20,7 @@ import pyarrow as pa
 from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import OpenMeteoSettings
 from city_pipeline.sources.common import FetchContext, empty_table, fetch
-from city_pipeline.sources.window import (
+from city_pipeline.sources.window_parse import (
     Part,
     cursor,
     fail,

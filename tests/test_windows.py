@@ -20,5 +20,6 @@ def test_months_between_starts_at_the_first_month_and_crosses_a_year():
 
 def test_parse_day_names_what_it_read_on_a_bad_value():
     assert parse_day("2024-01-31") == date(2024, 1, 31)
-    with pytest.raises(ValueError, match=r"^--start: expected a day as YYYY-MM-DD, got '31/01/2024'$"):
+    message = r"^--start: expected a day as YYYY-MM-DD, got '31/01/2024'$"
+    with pytest.raises(ValueError, match=message):
         parse_day("31/01/2024", "--start")

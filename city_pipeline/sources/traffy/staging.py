@@ -193,13 +193,14 @@ def stage_geojson(paths: Sequence[str], endpoint: str) -> str:
     return _staged(fields, endpoint, pages, has_properties, keys="_file_no, _pos, _day")
 
 
-def stage_exchange_issues(paths: Sequence[str]) -> str:
-    """Exchange `get-issues/v2` results (flat objects, `status` not `state`)."""
+def _exchange_field(name: str) -> str:
+    return f"r->>{sql_text('$.' + name)}"
 
-    def r(name: str) -> str:
-        return f"r->>{sql_text('$.' + name)}"
 
-    fields = {
+def _exchange_fields() -> dict[str, str]:
+    """The contract columns of an Exchange ticket object `r` (flat, `status` not `state`)."""
+    r = _exchange_field
+    return {
         "ticket_id": r("ticket_id"),
         "type": r("type"),
         "categories": _split_list(r("type")),
@@ -221,7 +222,12 @@ def stage_exchange_issues(paths: Sequence[str]) -> str:
         "inprogress_at": zoned_timestamp(r("timestamp_inprogress")),
         "finished_at": zoned_timestamp(r("timestamp_finished")),
     }
-    return _staged(fields, "exchange", _unnest_json(paths, "results"), keys="_file_no, _pos, _day")
+
+
+def stage_exchange_issues(paths: Sequence[str]) -> str:
+    """Exchange `get-issues/v2` results (flat objects, `status` not `state`)."""
+    staged = _unnest_json(paths, "results")
+    return _staged(_exchange_fields(), "exchange", staged, keys="_file_no, _pos, _day")
 
 
 def stage_exchange_issue_v1(paths: Sequence[str]) -> str:
@@ -233,32 +239,12 @@ def stage_exchange_issue_v1(paths: Sequence[str]) -> str:
         f"FROM read_json({plist}, columns={{'results': 'JSON'}}, filename=true, "
         f"maximum_object_size={MAX_JSON_BYTES})"
     )
-
-    def r(name: str) -> str:
-        return f"r->>{sql_text('$.' + name)}"
-
+    r = _exchange_field
     orgs = "json_extract_string(r, '$.orgs[*].org')"
     fields = {
-        "ticket_id": r("ticket_id"),
-        "type": r("type"),
-        "categories": _split_list(r("type")),
+        **_exchange_fields(),
         "org": f"coalesce({_clean_list(orgs)}, {_split_list(r('organization'))})",
-        "description": r("description"),
-        "address": r("address"),
-        "subdistrict": r("subdistrict"),
-        "district": r("district"),
-        "province": r("province"),
-        "lon": r("longitude"),
-        "lat": r("latitude"),
         "state": f"coalesce({r('status')}, r->>'$.orgs[0].status')",
-        "star": r("star"),
-        "count_reopen": r("count_reopen"),
-        "photo_url": r("photo"),
-        "after_photo": r("photo_after"),
-        "reported_at": zoned_timestamp(r("timestamp")),
-        "last_activity": zoned_timestamp(r("last_activity")),
-        "inprogress_at": zoned_timestamp(r("timestamp_inprogress")),
-        "finished_at": zoned_timestamp(r("timestamp_finished")),
     }
     return _staged(fields, "exchange", source_sql)
 

@@ -31,7 +31,8 @@ from city_pipeline.sources.traffy.contract import (
     endpoint_of,
 )
 from city_pipeline.sources.traffy.pages import check_envelope
-from city_pipeline.sources.traffy.staging import FILES_VIEW, stage_exchange_issues, stage_geojson
+from city_pipeline.sources.traffy.staging import stage_exchange_issues, stage_geojson
+from city_pipeline.sources.window_parse import Part, register_files
 
 
 def finish(
@@ -148,7 +149,7 @@ def parse_pages(
         if page.endpoint == "exchange":  # rare (live, with credentials): checked in Python
             page.check()
     with duckdb_connection() as con:
-        con.register(FILES_VIEW, _files_table(pages))
+        register_files(con, [_part_of(page) for page in pages])
         try:
             typed = typed_rows(con, _stage(pages), source, partition, by_day)
         except duckdb.InvalidInputException as exc:  # malformed JSON, a shape or page check
@@ -165,14 +166,10 @@ def _once(pages: Sequence[Page]) -> list[Page]:
     return list(unique.values())
 
 
-def _files_table(pages: Sequence[Page]) -> pa.Table:
-    return pa.table(
-        {
-            "path": [str(page.landed.path) for page in pages],
-            "_file_no": pa.array(range(1, len(pages) + 1), pa.int32()),
-            "_day": pa.array([page.day for page in pages], pa.date32()),
-        }
-    )
+def _part_of(page: Page) -> Part:
+    """A page as a part of the parse window (the shared `files` table: one row per page)."""
+    label = page.day.isoformat() if page.day is not None else page.name
+    return Part(page.where, label, page.day, [page.landed])
 
 
 def _stage(pages: Sequence[Page]) -> list[str]:

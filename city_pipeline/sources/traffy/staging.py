@@ -77,17 +77,18 @@ def _staged(
     return f"SELECT {', '.join(cols)}, {keys} FROM ({source_sql})"
 
 
-# The landed files of one parse, registered as a view: path -> file number (dedupe order) and
-# partition day (NULL outside a capture).
-FILES_VIEW = "traffy_files"
+# What each landed file of a parse is joined to: its number (1-based, in landing order: the
+# dedupe order) and partition day (NULL outside a capture), from the `files` table of
+# `window_parse.register_files`.
+FILE_KEYS = "CAST(f.file_no + 1 AS INTEGER) AS _file_no, f.day AS _day"
 
 
 def _read_files(paths: Sequence[str], columns: str) -> str:
-    """`read_json` of `paths` with declared `columns`, joined to its file number and day."""
+    """`read_json` of `paths` with declared `columns`, joined to its file in `files`."""
     return (
         f"read_json({sql_list(paths)}, columns={columns}, format='unstructured', records=true, "
         f"filename=true, maximum_object_size={MAX_JSON_BYTES}) AS p "
-        f"JOIN {FILES_VIEW} AS f ON f.path = p.filename"
+        "JOIN files AS f ON f.path = p.filename"
     )
 
 
@@ -95,7 +96,7 @@ def _unnest_json(paths: Sequence[str], array: str) -> str:
     """Every element of the top-level `array` of every file, with its file number and position."""
     columns = "{" + sql_text(array) + ": 'JSON[]'}"
     return (
-        f"SELECT f._file_no, f._day, unnest(p.{array}) AS r, "
+        f"SELECT {FILE_KEYS}, unnest(p.{array}) AS r, "
         f"unnest(generate_series(1, len(p.{array}))) AS _pos FROM {_read_files(paths, columns)}"
     )
 
@@ -151,7 +152,7 @@ def stage_geojson(paths: Sequence[str], endpoint: str) -> str:
     """stat_api and share FeatureCollections -> staged rows (one per feature, and one row with
     `_pos` NULL for a page without features, so every page shows up in the result)."""
     pages = (
-        f"SELECT f._file_no, f._day, unnest(CASE WHEN NOT {PAGE_OK} "
+        f"SELECT {FILE_KEYS}, unnest(CASE WHEN NOT {PAGE_OK} "
         "THEN error('page envelope check failed in ' || p.filename) "
         "WHEN len(p.features) = 0 THEN [NULL] ELSE p.features END) AS r, "
         "unnest(generate_series(1, len(p.features))) AS _pos "

@@ -216,7 +216,7 @@ def land_traffy(landing: Landing, size: Size) -> None:
     pending: list[tuple[date, str, str, dict]] = []  # (day, reported, ticket_id, feature)
     for day, count in zip(days_of(size), tickets_per_day(size), strict=True):
         for _ in range(count):
-            reported = synth_traffy._report_time(rng, day)
+            reported = synth_traffy.report_time(rng, day)
             ticket = factory.new(reported, personal=rng.random() < PERSONAL_RATE)
             for served_day, feature in _served_versions(ticket):
                 if served_day <= size.end:

@@ -27,13 +27,10 @@ from pathlib import Path
 import duckdb
 
 from city_pipeline.settings import Settings
+from city_pipeline.sql import sql_list, sql_text
 
 MAX_OBJECT = 1 << 30
 Batches = dict[date, list[Path]]  # partition day -> landed files of its batch
-
-
-def _sql_list(paths: list[Path]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
 def _reader(paths: list[Path]) -> str:
@@ -41,7 +38,7 @@ def _reader(paths: list[Path]) -> str:
     # records of the first 32 files, and over a year of Air4Thai files it then guesses BIGINT
     # for a column that later holds "-" (the bulk read failed that way at size M).
     return (
-        f"read_json({_sql_list(paths)}, maximum_object_size={MAX_OBJECT}, sample_size=-1, "
+        f"read_json({sql_list(paths)}, maximum_object_size={MAX_OBJECT}, sample_size=-1, "
         "maximum_sample_files=-1)"
     )
 
@@ -90,7 +87,7 @@ def native_selects(capture: str, settings: Settings, paths: list[Path]) -> dict[
         utf8 = [p for p in paths if _is_utf8(p)]
         other = [p for p in paths if p not in utf8]
         reads = [
-            f"SELECT * FROM read_csv({_sql_list(group)}, delim='|', header=false, "
+            f"SELECT * FROM read_csv({sql_list(group)}, delim='|', header=false, "
             f"all_varchar=true, null_padding=true{enc})"
             for group, enc in ((utf8, ""), (other, ", encoding='latin-1'"))
             if group
@@ -101,9 +98,8 @@ def native_selects(capture: str, settings: Settings, paths: list[Path]) -> dict[
 
 def _copy(con: duckdb.DuckDBPyConnection, select: str, target: Path) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
-    quoted = str(target).replace("'", "''")
     [(rows,)] = con.execute(
-        f"COPY ({select}) TO '{quoted}' (FORMAT parquet, COMPRESSION zstd)"
+        f"COPY ({select}) TO {sql_text(target)} (FORMAT parquet, COMPRESSION zstd)"
     ).fetchall()
     return rows
 

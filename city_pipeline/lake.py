@@ -289,6 +289,22 @@ def read_batch_marker(marker: Path) -> dict[str, Any]:
     return manifest
 
 
+def saved_file(path: str | Path) -> LandedFile:
+    """A file no capture landed (a real sample, a manual download) seen as a landed file, so the
+    parsers can read it; it has no sidecar, and its name stands for the URL in messages."""
+    path = Path(path)
+    return LandedFile(
+        path=path,
+        url=path.name,
+        params={},
+        status=200,
+        headers={},
+        fetched_at="",
+        sha256="",
+        size=path.stat().st_size,
+    )
+
+
 def landed_file(path: Path) -> LandedFile:
     """A landed file as its sidecar describes it (a lost or unreadable sidecar is damage)."""
     sidecar = sidecar_path(path)

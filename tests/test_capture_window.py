@@ -3,16 +3,15 @@ the rows its own `parse` gives, and a bad value names the partition it is in."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from fake_landing import land_body
 
 from city_pipeline.capture import ParseContext, fetch_batch, parse_partitions, run_captures
-from city_pipeline.lake import LandedFile
 from city_pipeline.settings import load_settings
-from city_pipeline.sources import air4thai, dopa, open_meteo
+from city_pipeline.sources import air4thai, ckan, dopa, open_meteo
 from city_pipeline.sources.common import SourceError
 
 FIRST = date(2024, 1, 30)
@@ -92,11 +91,7 @@ def landed_contexts(tmp_path: Path, spec, settings, bodies: list, ext: str = "js
     days = MONTHS if spec is dopa.CAPTURE else DAYS
     contexts = []
     for day, body in zip(days, bodies, strict=False):
-        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-        path = tmp_path / spec.name / f"{day}.{ext}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        landed = LandedFile(path, f"test:{path.name}", {}, 200, {}, "", "", len(data))
+        landed = land_body(tmp_path / spec.name / f"{day}.{ext}", body)
         contexts.append(ParseContext(spec.name, day, (landed,), settings))
     return contexts
 
@@ -195,3 +190,42 @@ def test_dopa_error_names_the_second_month(tmp_path, settings, bad_line, field):
     contexts = landed_contexts(tmp_path, dopa.CAPTURE, settings, bodies, ext="txt")
     error = window_error(contexts, dopa.CAPTURE)
     assert error.field == field
+
+
+# --- CKAN: one query per run of partitions whose pages describe the same columns --------------
+
+
+def ckan_page(records: list[dict], fields: list[dict] | None = None) -> dict:
+    fields = fields or [{"id": "_id", "type": "int"}, {"id": "count", "type": "numeric"}]
+    return {"success": True, "result": {"fields": fields, "records": records}}
+
+
+def test_ckan_window_gives_each_month_its_own_rows(settings):
+    (spec,) = ckan.captures(settings)
+    assert spec.parse_window is not None
+    assert_window_equals_days(spec, recorded_contexts(spec, MONTHS, settings))
+
+
+def test_ckan_window_keeps_days_with_other_columns_apart(tmp_path, settings):
+    (spec,) = ckan.captures(settings)
+    renamed = [{"id": "_id", "type": "int"}, {"id": "total", "type": "text"}]
+    bodies = [
+        ckan_page([{"_id": 1, "count": "5"}, {"_id": 2, "count": "6"}]),
+        ckan_page([{"_id": 1, "count": "7"}]),
+        ckan_page([{"_id": 3, "total": "x"}], renamed),
+    ]
+    contexts = landed_contexts(tmp_path, spec, settings, bodies)
+    window = spec.parse_window(contexts)
+    for ctx in contexts:
+        alone = spec.parse(ctx)[spec.name]
+        assert window[ctx.day][spec.name].to_pylist() == alone.to_pylist()
+        assert window[ctx.day][spec.name].schema == alone.schema
+    assert window[DAYS[1]][spec.name].column("count").to_pylist() == [7.0]
+    assert window[DAYS[2]][spec.name].column_names[:2] == ["_id", "total"]
+
+
+def test_ckan_error_names_the_second_day(tmp_path, settings):
+    (spec,) = ckan.captures(settings)
+    bodies = [ckan_page([{"_id": 1, "count": "5"}]), ckan_page([{"_id": 2, "count": "abc"}])]
+    error = window_error(landed_contexts(tmp_path, spec, settings, bodies), spec)
+    assert error.field == "count" and "'abc' is not a valid DOUBLE" in str(error)

@@ -6,8 +6,8 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from city_pipeline.defs.capture import days_in_window
 from city_pipeline.settings import SOURCE_NAMES
+from city_pipeline.windows import partition_days
 
 EXPECTED_RAW_TABLES = {
     "air4thai_stations",
@@ -84,30 +84,23 @@ def test_jobs_split_monthly_from_nightly(defs):
     assert dg.AssetKey(["raw", "air4thai_hourly"]) in nightly.asset_layer.executable_asset_keys
 
 
-def test_days_in_window_daily_and_monthly():
-    window = dg.TimeWindow(
-        dg.DailyPartitionsDefinition("2024-01-01")
-        .time_window_for_partition_key("2024-01-30")
-        .start,
-        dg.DailyPartitionsDefinition("2024-01-01")
-        .time_window_for_partition_key("2024-02-02")
-        .start,
-    )
-    assert [d.isoformat() for d in days_in_window(window, "daily")] == [
+def test_partition_days_of_a_daily_and_a_monthly_partition_window():
+    daily = dg.DailyPartitionsDefinition("2024-01-01")
+    keys = daily.get_partition_keys_in_range(dg.PartitionKeyRange("2024-01-30", "2024-02-01"))
+    assert [d.isoformat() for d in partition_days(keys)] == [
         "2024-01-30",
         "2024-01-31",
         "2024-02-01",
     ]
     monthly = dg.MonthlyPartitionsDefinition("2024-01-01")
-    months = dg.TimeWindow(
-        monthly.time_window_for_partition_key("2024-01-01").start,
-        monthly.time_window_for_partition_key("2024-03-01").end,
-    )
-    assert [d.isoformat() for d in days_in_window(months, "monthly")] == [
+    months = monthly.get_partition_keys_in_range(dg.PartitionKeyRange("2024-01-01", "2024-03-01"))
+    assert [d.isoformat() for d in partition_days(months)] == [
         "2024-01-01",
         "2024-02-01",
         "2024-03-01",
     ]
+    with pytest.raises(ValueError, match="partition key: expected a day as YYYY-MM-DD"):
+        partition_days(["2024-13-01"])
 
 
 def test_source_names_match_city_yaml_blocks():

@@ -15,7 +15,7 @@ from city_pipeline import lake
 from city_pipeline.capture import run_capture
 from city_pipeline.settings import CITIES_DIR, RECORDINGS_DIR, load_settings
 from city_pipeline.sources import air4thai
-from city_pipeline.sources.common import SourceError, empty_table
+from city_pipeline.sources.common import OfflineContext, SourceError, empty_table
 from city_pipeline.synth.air4thai import aqi_color_id, thai_aqi
 
 SAMPLES = RECORDINGS_DIR / "real-samples"
@@ -40,7 +40,7 @@ class SampleFile:
 
 
 def parse_samples(*paths: Path, **city_filter) -> list[dict]:
-    err = air4thai.FileContext(air4thai.STATIONS_TABLE, "sample")
+    err = OfflineContext(air4thai.STATIONS_TABLE, "sample")
     table = air4thai.parse_station_files(
         [SampleFile(p) for p in paths],
         err,
@@ -185,7 +185,7 @@ def test_replay_khon_kaen_day(tmp_path):
     assert written.rows == 2
     assert raw_rows(written.path).column("station_id").to_pylist() == ["46t", "97t"]
     # The recorded list also holds other provinces' stations, which the filter dropped.
-    err = air4thai.FileContext(air4thai.STATIONS_TABLE, str(DAY))
+    err = OfflineContext(air4thai.STATIONS_TABLE, str(DAY))
     everything = air4thai.parse_station_files(stations.batch.files, err, source="t", partition="t")
     assert {"36t", "70t", "03t"} <= set(everything.column("station_id").to_pylist())
 

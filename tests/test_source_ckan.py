@@ -15,7 +15,7 @@ from city_pipeline import lake
 from city_pipeline.capture import run_capture
 from city_pipeline.settings import load_settings
 from city_pipeline.sources import ckan
-from city_pipeline.sources.common import SourceError
+from city_pipeline.sources.common import OfflineContext, SourceError
 
 SAMPLES = Path(__file__).parents[1] / "data" / "recordings" / "real-samples"
 INHILKAB = SAMPLES / "ckan_datastore_search_data.inhilkab.go.id_d9fbaddb_PAGE_EXCERPT.json"
@@ -28,13 +28,8 @@ RESOURCE = "11111111-2222-3333-4444-555555555555"
 DAY = date(2024, 1, 1)
 
 
-class SampleContext:
-    def error(self, message, field=None):
-        return SourceError("ckan", "sample", message, field)
-
-
 def parse_sample(path: Path, resource_id: str) -> pa.Table:
-    return ckan.parse_pages(SampleContext(), [ckan.as_landed(path)], resource_id)
+    return ckan.parse_pages(OfflineContext("ckan", "sample"), [lake.saved_file(path)], resource_id)
 
 
 # --- contract: real samples -------------------------------------------------------------------

@@ -9,9 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fake_landing import land_body
 
 from city_pipeline.capture import ParseContext, run_capture
-from city_pipeline.lake import LandedFile
+from city_pipeline.lake import saved_file
 from city_pipeline.settings import CITIES_DIR, load_settings
 from city_pipeline.sources import dopa
 from city_pipeline.sources.common import SourceError
@@ -39,25 +40,10 @@ CONTRACT = pa.schema(
 )
 
 
-def landed(path: Path) -> LandedFile:
-    return LandedFile(
-        path=path,
-        url=f"sample:{path.name}",
-        params={},
-        status=200,
-        headers={},
-        fetched_at="",
-        sha256="",
-        size=path.stat().st_size,
-    )
-
-
 def parse_bytes(tmp_path: Path, *bodies: bytes) -> pa.Table:
     files = []
     for i, body in enumerate(bodies):
-        path = tmp_path / f"file-{i}.txt"
-        path.write_bytes(body)
-        files.append(landed(path))
+        files.append(land_body(tmp_path / f"file-{i}.txt", body))
     ctx = ParseContext(source="dopa", day=MONTH, files=tuple(files), settings=load_settings({}))
     return dopa.parse_files(ctx)
 
@@ -76,7 +62,7 @@ def with_thousands(text: str) -> str:
 
 def test_real_province_file_parses_to_typed_rows():
     ctx = ParseContext(
-        source="dopa", day=MONTH, files=(landed(SAMPLE),), settings=load_settings({})
+        source="dopa", day=MONTH, files=(saved_file(SAMPLE),), settings=load_settings({})
     )
     table = dopa.parse_files(ctx)
     assert table.schema.equals(CONTRACT)

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from city_pipeline.capture import ParseContext, run_capture
-from city_pipeline.lake import LandedFile
+from city_pipeline.lake import saved_file
 from city_pipeline.settings import load_settings
 from city_pipeline.sources import open_meteo
 from city_pipeline.sources.common import SourceError
@@ -17,16 +17,7 @@ SAMPLES = Path(__file__).parents[1] / "data" / "recordings" / "real-samples"
 
 def parse_sample(name: str, hourly: list[str], daily: list[str]) -> dict[str, pa.Table]:
     path = SAMPLES / name
-    landed = LandedFile(
-        path=path,
-        url="sample",
-        params={},
-        status=200,
-        headers={},
-        fetched_at="",
-        sha256="",
-        size=path.stat().st_size,
-    )
+    landed = saved_file(path)
     ctx = ParseContext(
         source="open_meteo", day=date(2022, 12, 29), files=(landed,), settings=load_settings({})
     )

@@ -9,6 +9,7 @@ Jinja instead of copying the numbers, so a forecast's category can never disagre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -53,9 +54,41 @@ class Category:
 
 
 @cache
+def band_tables(pollutant: str) -> tuple[dict, ...]:
+    """The band tables of `pollutant` ('PM25', 'PM10', 'O3', 'CO', 'NO2', 'SO2'), each a dict
+    with `valid_from`/`valid_to` (ISO text, `valid_to` exclusive or None), `decimals` and `bands`
+    (x_low, x_high, i_low, i_high; None highs mark the open top band)."""
+    tables = tuple(t for t in _call_macro("thai_aqi_band_table") if t["pollutant"] == pollutant)
+    if not tables:
+        raise KeyError(f"{MACRO_FILE}: no Thai AQI band table for {pollutant!r}")
+    return tables
+
+
 def pm25_band_tables() -> tuple[dict, ...]:
-    tables = [t for t in _call_macro("thai_aqi_band_table") if t["pollutant"] == "PM25"]
-    return tuple(tables)
+    return band_tables("PM25")
+
+
+def band_table(pollutant: str, day: date | None = None) -> dict:
+    """The band table of `pollutant` in force on `day` (default: the one in force today)."""
+    for table in band_tables(pollutant):
+        starts, ends = table["valid_from"], table["valid_to"]
+        if day is None:
+            if ends is None:
+                return table
+        elif starts <= day.isoformat() and (ends is None or day.isoformat() < ends):
+            return table
+    raise KeyError(f"{MACRO_FILE}: no {pollutant} band table in force on {day}")
+
+
+def pm25_legend() -> list[tuple[float, float | None, str, str]]:
+    """The PM2.5 bands in force today as a chart's legend draws them: (low, high, colour hex,
+    "Thai · English" category), each band starting at the top of the one below it."""
+    highs = [None if b[1] is None else float(b[1]) for b in band_table("PM25")["bands"]]
+    lows = [0.0, *highs[:-1]]
+    return [
+        (low, high, c.colour_hex, f"{c.name_th} · {c.name_en}")
+        for low, high, c in zip(lows, highs, categories(), strict=True)
+    ]
 
 
 @cache

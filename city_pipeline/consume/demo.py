@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from city_pipeline.analyse.aqi import band_table, categories
 from city_pipeline.consume.catalog import dbt_model_docs
 
 STATIONS = (
@@ -35,20 +36,9 @@ STATIONS = (
 DISTRICTS = (("4001", "เมืองขอนแก่น", "Mueang Khon Kaen"), ("4002", "บ้านฝาง", "Ban Fang"))
 SUBDISTRICTS = (("400101", "ในเมือง", "Nai Mueang"), ("400102", "สำราญ", "Samran"))
 CATEGORIES = ("ถนน", "ความสะอาด", "แสงสว่าง", "ทางเท้า", "น้ำท่วม", "ท่อระบายน้ำ", "จราจร")
-PM25_BANDS = (
-    (0.0, 15.0, 0, 25),
-    (15.1, 25.0, 26, 50),
-    (25.1, 37.5, 51, 100),
-    (37.6, 75.0, 101, 200),
-    (75.1, None, 201, None),
-)
-AQI_CATEGORIES = (
-    (1, "ดีมาก", "Excellent", "blue", "#3BCCFF"),
-    (2, "ดี", "Satisfactory", "green", "#92D050"),
-    (3, "ปานกลาง", "Moderate", "yellow", "#FFFF00"),
-    (4, "เริ่มมีผลกระทบต่อสุขภาพ", "Unhealthy", "orange", "#FFA200"),
-    (5, "มีผลกระทบต่อสุขภาพ", "Very unhealthy", "red", "#F04646"),
-)
+# The PCD bands and categories of the dbt macro (see analyse.aqi), PM2.5 from 2023-06-01.
+PM25_BANDS = tuple(band_table("PM25", date(2023, 6, 1))["bands"])
+AQI_CATEGORIES = tuple((c.band, c.name_th, c.name_en, c.colour, c.colour_hex) for c in categories())
 # Seeded personal data: (text, what must never be published). The ID has a valid check digit.
 SEEDED_PII = (
     ("ผู้แจ้ง นายสมชาย ใจดี เลขบัตรประชาชน 1-1037-00123-45-8", "1-1037-00123-45-8"),

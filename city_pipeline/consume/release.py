@@ -61,6 +61,7 @@ from city_pipeline.consume.validation import ValidationOutcome, validate_parquet
 from city_pipeline.consume.warehouse import open_mart
 from city_pipeline.lake import atomic_path, write_bytes_atomic
 from city_pipeline.settings import Settings
+from city_pipeline.sql import sql_identifier, sql_text
 
 DEFAULT_KEEP_RELEASES = 7
 DATABASE_NAME = "city_marts.duckdb"
@@ -377,14 +378,6 @@ _CSV_OPTIONS = (
 _JSON_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
 
 
-def _sql_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or kind == pa.string_view()
 
@@ -449,7 +442,7 @@ def csv_text(column: str, kind: pa.DataType, timezone: str) -> str | None:
         return f"strftime({column}, '%Y-%m-%dT%H:%M:%S')"
     if pa.types.is_timestamp(kind) and kind.unit == "us":
         # pandas formats these with Python's strftime: the year is not zero-padded (`999-12-31`)
-        local = f"timezone({_sql_literal(timezone)}, {column})"
+        local = f"timezone({sql_text(timezone)}, {column})"
         text = f"year({local})::varchar || strftime({local}, '-%m-%dT%H:%M:%S')"
         return f"{text} || {_zone_suffix(local, column)}"
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
@@ -466,7 +459,7 @@ def csv_select(schema: pa.Schema, timezone: str) -> str:
         raise ValueError("a CSV needs at least one column")
     columns = []
     for number, field in enumerate(schema):
-        text = csv_text(_sql_identifier(field.name), field.type, timezone)
+        text = csv_text(sql_identifier(field.name), field.type, timezone)
         if text is None:
             raise TypeError(f"column {field.name!r}: no CSV format for type {field.type}")
         if len(schema) == 1:
@@ -474,7 +467,7 @@ def csv_select(schema: pa.Schema, timezone: str) -> str:
         elif _is_text(field.type):
             text = f"nullif({text}, '')"
         name = BYTE_ORDER_MARK + field.name if number == 0 else field.name
-        columns.append(f"{text} as {_sql_identifier(name)}")
+        columns.append(f"{text} as {sql_identifier(name)}")
     return ", ".join(columns)
 
 
@@ -496,10 +489,10 @@ def write_csv(table: pa.Table | Path, target: Path, timezone: str) -> None:
             source = "csv_source"
         else:
             schema = pq.ParquetFile(table).schema_arrow
-            source = f"read_parquet({_sql_literal(str(table))})"
+            source = f"read_parquet({sql_text(str(table))})"
         connection.execute(
             f"copy (select {csv_select(schema, timezone)} from {source}) "
-            f"to {_sql_literal(str(target))} ({_CSV_OPTIONS})"
+            f"to {sql_text(str(target))} ({_CSV_OPTIONS})"
         )
     with target.open("r+b") as handle:  # a first name that needs quotes: BOM before the quote
         if handle.read(4) == b'"' + BYTE_ORDER_MARK.encode():
@@ -516,12 +509,10 @@ def write_database(marts: list[PreparedMart], target: Path, release_id: str) -> 
             connection.execute(
                 f'create table "{name}" as select * from read_parquet(?)', [str(mart.path)]
             )
-            connection.execute(f"comment on table \"{name}\" is '{_sql_text(mart.spec.title)}'")
+            connection.execute(f'comment on table "{name}" is {sql_text(mart.spec.title)}')
             for column, text in column_descriptions(name).items():
                 if text and column in mart.schema.names:
-                    connection.execute(
-                        f'comment on column "{name}"."{column}" is \'{_sql_text(text)}\''
-                    )
+                    connection.execute(f'comment on column "{name}"."{column}" is {sql_text(text)}')
         rows = [(release_id, m.spec.name, m.spec.title_en, m.spec.title_th, m.rows) for m in marts]
         connection.execute(
             "create table _release (release_id varchar, mart varchar, "
@@ -547,10 +538,6 @@ class LazyTables(Mapping[str, pa.Table]):
 
     def __len__(self) -> int:
         return len(self._marts)
-
-
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def latest_report_day(marts: list[PreparedMart]) -> date | None:

@@ -1,12 +1,12 @@
 """Capture assets: one multi-asset per source capture, keys `raw/<table>`, group `capture`.
 
-The assets are thin: they hand the run's partition window to `capture.run_captures` (plain
-Python, tested on its own). A backfill of a date range is one run (single-run backfill policy), so
-a year of history does not start 365 processes, and its days are parsed window by window.
+The assets are thin: they hand the run's partition window (its partition keys, see
+`city_pipeline.windows`) to `capture.run_captures` (plain Python, tested on its own). A backfill
+of a date range is one run (single-run backfill policy), so a year of history does not start 365
+processes, and its days are parsed window by window.
 """
 
 from collections.abc import Iterator
-from datetime import date, timedelta
 
 import dagster as dg
 import pyarrow as pa
@@ -16,9 +16,10 @@ from dagster import AssetExecutionContext
 from city_pipeline.capture import CaptureResult, CaptureSpec, rebuild_captures, run_captures
 from city_pipeline.defs.partitions import partitions_for
 from city_pipeline.defs.resources import CityResource
-from city_pipeline.settings import Cadence, Settings
+from city_pipeline.settings import Settings
 from city_pipeline.sources import all_captures
 from city_pipeline.sources.common import SourceError
+from city_pipeline.windows import partition_days
 
 GROUP = "capture"
 OWNERS = ["team:city-data-platform"]
@@ -39,19 +40,6 @@ class CaptureConfig(dg.Config):
 
 def raw_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", table])
-
-
-def days_in_window(window: dg.TimeWindow, cadence: Cadence) -> list[date]:
-    """The partition days of a run's time window (first days of months for monthly sources)."""
-    first, end = window.start.date(), window.end.date()
-    days, day = [], first
-    while day < end:
-        days.append(day)
-        if cadence == "monthly":
-            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-        else:
-            day += timedelta(days=1)
-    return days
 
 
 def table_schema(schema: pa.Schema) -> dg.TableSchema:
@@ -113,7 +101,7 @@ def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
         context: AssetExecutionContext, config: CaptureConfig, city: CityResource
     ) -> Iterator[dg.MaterializeResult]:
         run_settings = city.settings()
-        days = days_in_window(context.partition_time_window, cadence)
+        days = partition_days(context.partition_keys)  # the run's partition window
         results = []
         try:
             capture = rebuild_captures if config.from_landing else run_captures

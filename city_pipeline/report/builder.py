@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 from markupsafe import Markup
 
+from city_pipeline.analyse.aqi import pm25_legend
 from city_pipeline.consume.freshness import SourceFreshness
 from city_pipeline.consume.validation import ValidationOutcome
 from city_pipeline.report import charts
@@ -47,15 +48,6 @@ AQI_COLOUR_HEX = {
     "orange": "#FFA200",
     "red": "#F04646",
 }
-# PM2.5 24-hour bands (µg/m³) from 2023-06-01 with the PCD category colours; used when the
-# published dim_thai_aqi_breakpoint is not there to read them from.
-DEFAULT_PM25_BANDS = (
-    (0.0, 15.0, "#3BCCFF", "ดีมาก · Excellent"),
-    (15.0, 25.0, "#92D050", "ดี · Satisfactory"),
-    (25.0, 37.5, "#FFFF00", "ปานกลาง · Moderate"),
-    (37.5, 75.0, "#FFA200", "เริ่มมีผลกระทบต่อสุขภาพ · Unhealthy"),
-    (75.0, None, "#F04646", "มีผลกระทบต่อสุขภาพ · Very unhealthy"),
-)
 
 
 @dataclass(frozen=True)
@@ -182,7 +174,7 @@ def pm25_bands(inputs: ReportInputs) -> list[charts.Band]:
         ]
     )
     if not rows:
-        return [charts.Band(*band) for band in DEFAULT_PM25_BANDS]
+        return [charts.Band(*band) for band in pm25_legend()]  # no published table to read
     rows.sort(key=lambda r: r["band"])
     lows = [0.0] + [float(r["concentration_low"]) for r in rows[1:]]
     highs = lows[1:] + [None]

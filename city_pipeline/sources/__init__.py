@@ -1,4 +1,5 @@
-"""One plain-Python module per source (no Dagster imports): request building and parsing.
+"""One plain-Python module (or package, for a large source) per source, no Dagster imports:
+request building and parsing.
 
 Each module exposes `captures(settings) -> list[CaptureSpec]`; `all_captures` collects them in the
 order of the city YAML's `sources:` block, skipping sources the city disabled.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,6 +29,7 @@ from city_pipeline.http import (
 )
 from city_pipeline.lake import LandedFile, LandingBatch
 from city_pipeline.settings import Settings
+from city_pipeline.sql import sql_text
 
 # Missing-value conventions seen in Thai public payloads (data/recordings/real-samples).
 MISSING_SENTINELS: tuple[str, ...] = ("-1", "-999", "-9999", "-", "", "N/A", "n/a", "NA", "null")
@@ -62,6 +63,21 @@ class SourceError(RuntimeError):
 
 class ErrorContext(Protocol):
     def error(self, message: str, field: str | None = None) -> SourceError: ...
+
+
+@dataclass(frozen=True)
+class OfflineContext:
+    """Error context for parsing saved files outside a capture (contract samples, one-off loads,
+    manual downloads): names the source, the partition when there is one, and the file's name
+    when it is given (`file`)."""
+
+    source: str
+    partition: date | str | None = None
+    file: Path | None = None
+
+    def error(self, message: str, field: str | None = None) -> SourceError:
+        text = f"{Path(self.file).name}: {message}" if self.file is not None else message
+        return SourceError(self.source, self.partition, text, field)
 
 
 @dataclass
@@ -188,18 +204,8 @@ def require_fields(
             )
 
 
-def sql_text(value: str | Path) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_list(values: Iterable[str | Path]) -> str:
-    """A SQL list of string literals, e.g. the files for `read_json([...])`."""
-    return "[" + ", ".join(sql_text(v) for v in values) + "]"
-
-
 def _sentinel_list() -> str:
-    return ", ".join("'" + s.replace("'", "''") + "'" for s in MISSING_SENTINELS)
+    return ", ".join(sql_text(s) for s in MISSING_SENTINELS)
 
 
 _database: duckdb.DuckDBPyConnection | None = None

@@ -32,8 +32,8 @@ import pyarrow as pa
 from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import DopaFile, DopaSettings, Settings
 from city_pipeline.sources import encoding
-from city_pipeline.sources.common import FetchContext, fetch, sql_list, typed_select
-from city_pipeline.sources.window import (
+from city_pipeline.sources.common import FetchContext, fetch, typed_select
+from city_pipeline.sources.window_parse import (
     Part,
     cursor,
     fail,
@@ -41,6 +41,7 @@ from city_pipeline.sources.window import (
     register_files,
     split,
 )
+from city_pipeline.sql import sql_list
 from city_pipeline.thai import BE_OFFSET
 
 SOURCE = "dopa"

@@ -50,8 +50,3 @@ def utf8_path(path: Path, workdir: Path) -> tuple[Path, str]:
     target = workdir / path.name
     target.write_text(data.decode(encoding), encoding=UTF8, newline="")
     return target, encoding
-
-
-def sql_literal(text: str) -> str:
-    """A single-quoted SQL string literal (paths and JSON keys go into DuckDB queries)."""
-    return "'" + text.replace("'", "''") + "'"

@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from city_pipeline.capture import CaptureSpec, ParseContext
 from city_pipeline.settings import OpenMeteoSettings
-from city_pipeline.sources.common import FetchContext, empty_table, fetch, sql_list, sql_text
-from city_pipeline.sources.window import (
+from city_pipeline.sources.common import FetchContext, empty_table, fetch
+from city_pipeline.sources.window_parse import (
     Part,
     cursor,
     fail,
@@ -28,6 +28,7 @@ from city_pipeline.sources.window import (
     parts_of,
     split,
 )
+from city_pipeline.sql import sql_list, sql_text
 
 SOURCE = "open_meteo"
 HOURLY_TABLE = "open_meteo_hourly"

@@ -19,39 +19,23 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from city_pipeline.analyse.aqi import band_table, categories
 from city_pipeline.settings import Settings
 from city_pipeline.sources import air4thai
 from city_pipeline.synth import Recording, json_bytes
+from city_pipeline.windows import days_between
 
-# Thai AQI bands: (concentration low, high, index low, high). PM2.5 bands changed on 2023-06-01.
-PM25_BANDS_FROM_2023_06 = (
-    (0, 15.0, 0, 25),
-    (15.1, 25.0, 26, 50),
-    (25.1, 37.5, 51, 100),
-    (37.6, 75.0, 101, 200),
-)
-PM25_BANDS_BEFORE = ((0, 25, 0, 25), (26, 37, 26, 50), (38, 50, 51, 100), (51, 90, 101, 200))
-AQI_BANDS: dict[str, tuple[tuple[float, float, int, int], ...]] = {
-    "PM10": ((0, 50, 0, 25), (51, 80, 26, 50), (81, 120, 51, 100), (121, 180, 101, 200)),
-    "O3": ((0, 35, 0, 25), (36, 50, 26, 50), (51, 70, 51, 100), (71, 120, 101, 200)),
-    "CO": ((0, 4.4, 0, 25), (4.5, 6.4, 26, 50), (6.5, 9.0, 51, 100), (9.1, 30.0, 101, 200)),
-    "NO2": ((0, 60, 0, 25), (61, 106, 26, 50), (107, 170, 51, 100), (171, 340, 101, 200)),
-    "SO2": ((0, 100, 0, 25), (101, 200, 26, 50), (201, 300, 51, 100), (301, 400, 101, 200)),
-}
-PM25_BAND_CHANGE = date(2023, 6, 1)
 GASES = ("O3", "CO", "NO2", "SO2")
 
 
 def thai_aqi(param: str, value: float, on: date) -> int:
     """The PCD sub-index of one pollutant: linear inside a band, rounded half up. Above the top
     band (AQI > 200) the 101–200 band's slope continues (PCD publishes no upper bound)."""
-    if param == "PM25":
-        bands = PM25_BANDS_FROM_2023_06 if on >= PM25_BAND_CHANGE else PM25_BANDS_BEFORE
-    else:
-        bands = AQI_BANDS[param]
+    # The dbt macro's band tables (see analyse.aqi); the open top band takes the slope below.
+    bands = [b for b in band_table(param, on)["bands"] if b[1] is not None]
     band = next((b for b in bands if value <= b[1]), bands[-1])
     c_lo, c_hi, i_lo, i_hi = band
     index = i_lo + (i_hi - i_lo) / (c_hi - c_lo) * (value - c_lo)
@@ -60,7 +44,7 @@ def thai_aqi(param: str, value: float, on: date) -> int:
 
 def aqi_color_id(aqi: int) -> int:
     """1 blue (excellent) .. 5 red (very unhealthy); 0 = no reading."""
-    return 1 + sum(aqi > edge for edge in (25, 50, 100, 200))
+    return 1 + sum(aqi > c.aqi_high for c in categories() if c.aqi_high is not None)
 
 
 # Stations of the national list: the shipped cities' configured stations and a few elsewhere.
@@ -363,7 +347,7 @@ def history_answer(station_rows: dict[str, list[dict]], params: list[str]) -> di
 def recordings(settings: Settings, rng: random.Random, scale: int = 1) -> Iterator[Recording]:
     cfg = settings.config.sources.air4thai
     window = settings.config.recorded_window
-    days = [window.start + timedelta(days=n) for n in range((window.end - window.start).days + 1)]
+    days = list(days_between(window.start, window.end))
     city_ids = sorted(cfg.station_ids)
     outages = _outages(rng, days, city_ids)
     level = 0.0  # AR(1) day-to-day weather in log space: smoggy spells last several days

@@ -26,6 +26,7 @@ from datetime import date
 from city_pipeline.settings import PROJECT_ROOT, DopaFile, Settings
 from city_pipeline.sources import dopa
 from city_pipeline.synth import Recording
+from city_pipeline.windows import months_between
 
 SAMPLES = PROJECT_ROOT / "data" / "recordings" / "real-samples"
 PROVINCE_SAMPLE = SAMPLES / "dopa_stat_c67_province_population_dec2567.txt"
@@ -63,13 +64,6 @@ KHON_KAEN_DISTRICT_WEIGHTS: dict[str, int] = {
 }
 
 Row = tuple[str, str, int, int, int]  # code, name, male, female, households
-
-
-def _months(start: date, end: date) -> Iterator[date]:
-    month = start.replace(day=1)
-    while month <= end:
-        yield month
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 def _real_provinces() -> list[tuple[str, str, int, int, int]]:
@@ -180,7 +174,7 @@ def recordings(settings: Settings, rng: random.Random, scale: int = 1) -> Iterat
     provinces: dict[int, list[Row]] = {}
     weights: dict[str, dict[str, float]] = {}
     seen: set[str] = set()
-    for month in _months(window.start, window.end):
+    for month in months_between(window.start, window.end):
         year_be = month.year + dopa.BE_OFFSET
         if year_be not in provinces:
             provinces[year_be] = _province_rows(rng, year_be)

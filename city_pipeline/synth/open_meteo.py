@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from datetime import timedelta
 
 from city_pipeline.settings import Settings
 from city_pipeline.sources import open_meteo
 from city_pipeline.synth import Recording, json_bytes
+from city_pipeline.windows import days_between
 
 UNITS = {
     "temperature_2m": "°C",
@@ -67,8 +67,7 @@ def recordings(settings: Settings, rng: random.Random, scale: int = 1) -> Iterat
     om = settings.config.sources.open_meteo
     city = settings.city
     window = settings.config.recorded_window
-    day = window.start
-    while day <= window.end:
+    for day in days_between(window.start, window.end):
         hourly = _hourly_day(rng, day.timetuple().tm_yday)
         daily = _daily(hourly)
         iso = day.isoformat()
@@ -94,4 +93,3 @@ def recordings(settings: Settings, rng: random.Random, scale: int = 1) -> Iterat
         yield Recording(
             url=om.base_url + open_meteo.ARCHIVE_PATH, params=params, body=json_bytes(payload)
         )
-        day += timedelta(days=1)

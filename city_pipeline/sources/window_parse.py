@@ -22,12 +22,8 @@ import pyarrow as pa
 
 from city_pipeline.capture import ParseContext, split_by_partition
 from city_pipeline.lake import LandedFile
-from city_pipeline.sources.common import (
-    ErrorContext,
-    duckdb_connection,
-    load_json,
-    sql_list,
-)
+from city_pipeline.sources.common import ErrorContext, duckdb_connection, load_json
+from city_pipeline.sql import sql_list
 
 MAX_OBJECT_BYTES = 268_435_456
 

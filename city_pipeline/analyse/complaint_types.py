@@ -217,6 +217,13 @@ def evaluate(train_df: pd.DataFrame, test_df: pd.DataFrame, params: dict | None 
     """Train on `train_df`, score on `test_df` (columns `text`, `labels` as `a|b` strings; empty
     test labels are not scored). The model's metrics are top-level, the majority-class baseline's
     under "baseline"."""
+    return train_and_evaluate(train_df, test_df, params)[1]
+
+
+def train_and_evaluate(
+    train_df: pd.DataFrame, test_df: pd.DataFrame, params: dict | None = None
+) -> tuple[Pipeline, dict]:
+    """`evaluate`, also returning the model it scored (trained on `train_df` only)."""
     train_texts, test_texts = prepare_texts(train_df["text"]), prepare_texts(test_df["text"])
     train_labels, test_labels = parse_labels(train_df["labels"]), parse_labels(test_df["labels"])
     started = time.perf_counter()
@@ -243,7 +250,7 @@ def evaluate(train_df: pd.DataFrame, test_df: pd.DataFrame, params: dict | None 
         "types": len(model.label_names_),
         "train_seconds": round(seconds, 2),
     }
-    return result
+    return model, result
 
 
 METRICS = ("top1_accuracy", "micro_f1", "macro_f1")

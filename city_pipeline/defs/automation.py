@@ -53,7 +53,10 @@ RETRAIN_JOB = "weekly_retrain"
 RETRAIN_SCHEDULE = "weekly_retrain_schedule"
 RETRAIN_CRON = "0 4 * * 0"  # Sunday 04:00 city time, after the nightly run has updated the marts
 # Analyse models retrained by `weekly_retrain`, not by the nightly run (which only infers).
-WEEKLY_KEYS = (dg.AssetKey(["analyse", "pm25_forecast_model"]),)
+WEEKLY_KEYS = (
+    dg.AssetKey(["analyse", "pm25_forecast_model"]),
+    dg.AssetKey(["analyse", "complaint_type_model"]),
+)
 ALERT_SENSOR = "run_failure_alerts"
 AUTOMATION_SENSOR = "city_automation"
 REAPER_SENSOR = "dead_run_reaper"
@@ -457,7 +460,7 @@ def build_automation_defs(
                 cron_schedule=RETRAIN_CRON,
                 execution_timezone=settings.city.timezone,
                 default_status=_schedule_status(running),
-                description="Weekly retrain of the PM2.5 forecast model.",
+                description="Weekly retrain of the PM2.5 forecast and complaint-type models.",
             )
         )
     return dg.Definitions(

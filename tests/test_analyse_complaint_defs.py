@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from city_pipeline.analyse import complaint_types, store
-from city_pipeline.defs import analyse_complaints
+from city_pipeline.defs import analyse_complaints, analyse_surges
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import load_settings
 
@@ -104,12 +104,12 @@ def alerts(data_dir: Path) -> list[dict]:
 def test_surge_alert_goes_to_the_alert_channel_once(tmp_path):
     flat = [2] * 40
     write_warehouse(tmp_path, complaints(flat, date(2024, 3, 1)))
-    run(tmp_path, analyse_complaints.complaint_surges)
+    run(tmp_path, analyse_surges.complaint_surges)
     assert alerts(tmp_path) == []  # a flat series raises nothing
     spike = flat + [12]
     write_warehouse(tmp_path, complaints(spike, date(2024, 3, 1)))
-    run(tmp_path, analyse_complaints.complaint_surges)
-    run(tmp_path, analyse_complaints.complaint_surges)  # the same surge is not sent twice
+    run(tmp_path, analyse_surges.complaint_surges)
+    run(tmp_path, analyse_surges.complaint_surges)  # the same surge is not sent twice
     sent = alerts(tmp_path)
     assert len(sent) == 1
     assert sent[0]["alert"] == "complaint_surge"

@@ -474,7 +474,6 @@ def complaint_outputs(complaints: pd.DataFrame, areas: pd.DataFrame) -> dict[str
             "duplicate_of": links["duplicate_of"].to_numpy(),
             "duplicate_similarity": links["similarity"].to_numpy(),
             "model_version": "demo",
-            "last_seen_date": complaints["last_seen_date"].to_numpy(),
         }
     )
     names = areas.loc[areas["level"] == "subdistrict", ["admin_code", "name_th", "name_en"]]

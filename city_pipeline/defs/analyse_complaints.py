@@ -1,15 +1,15 @@
 """Complaint assets of the Analyse stage (group `analyse`):
 
     data/history tagged tickets ──> analyse/complaint_type_model (weekly retrain, skops + card)
-    marts/fct_complaints ─────┬──────> analyse/complaint_insights (nightly: predicted type,
-                              │                                  confidence, duplicate_of)
-                              └──────> analyse/complaint_surges (nightly; alerts new surges)
+    marts/fct_complaints ────────────> analyse/complaint_insights (nightly: predicted type,
+                                                                 confidence, duplicate_of)
+    (analyse/complaint_surges, nightly, is in defs/analyse_surges.py)
 
-Nightly work is incremental so it stays within seconds at Bangkok scale: only tickets that are new
-or changed since they were last classified go through the classifier; near-duplicates are
-recomputed over the tickets opened in the last `RECENT_DAYS` days (a ticket's duplicate status is
-settled once the tickets of the following `duplicates.MAX_DAYS` days are in); surges over the last
-`RECENT_DAYS` days with their trailing baseline. A first run (empty tables) covers all history.
+Nightly work is incremental so it stays small at Bangkok scale: only tickets that are new or whose
+text changed go through the classifier (citizen types and `type_disagrees` are joined from the
+mart's current categories in SQL); near-duplicates are recomputed over the tickets opened in the
+last `DUPLICATE_DAYS` days (a ticket's duplicate status is settled once the tickets of the
+following `duplicates.MAX_DAYS` days are in). A first run (empty tables) covers all history.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -19,10 +19,14 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from city_pipeline.analyse import complaint_types, duplicates, store, surge
+from city_pipeline.analyse import complaint_types, duplicates, store
 from city_pipeline.consume.warehouse import connect_read_only
-from city_pipeline.defs import gates
 from city_pipeline.defs.analyse import GROUP, SCHEMA, guarded, output_check, replace_table
+from city_pipeline.defs.analyse_surges import (
+    complaint_surges,
+    recent_tickets,
+    table_exists,
+)
 from city_pipeline.defs.consume import WAREHOUSE_POOL, markdown_preview
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import Settings
@@ -30,15 +34,11 @@ from city_pipeline.settings import Settings
 MODEL_NAME = "complaint_types"
 TYPE_MODEL_KEY = dg.AssetKey([SCHEMA, "complaint_type_model"])
 INSIGHTS_KEY = dg.AssetKey([SCHEMA, "complaint_insights"])
-SURGES_KEY = dg.AssetKey([SCHEMA, "complaint_surges"])
 COMPLAINTS_KEY = dg.AssetKey(["marts", "fct_complaints"])
 TYPE_MODEL_CHECK = "beats_baseline_and_predecessor"
-# Days recomputed each night for duplicates and surges (more than duplicates.MAX_DAYS, so late
-# captures are still linked).
-RECENT_DAYS = 14
-# Surges dated this many days before the newest complaint day still raise an alert; older ones
-# (e.g. found by a first run over all history) are published but page nobody.
-ALERT_DAYS = 2
+# Days of tickets re-linked for duplicates each night: a new ticket links to tickets up to
+# duplicates.MAX_DAYS (3) before it, so a week also covers captures a few days late.
+DUPLICATE_DAYS = 7
 
 
 # -- weekly: the problem-type classifier -------------------------------------------------------
@@ -157,96 +157,134 @@ def complaint_type_model(context: dg.AssetExecutionContext, city: CityResource):
 # -- nightly: types and duplicates per ticket --------------------------------------------------
 
 
-def table_exists(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
-    query = (
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-    )
-    return connection.execute(query, [SCHEMA, name]).fetchone()[0] > 0
-
-
-def changed_tickets(settings: Settings) -> pd.DataFrame:
-    """Tickets new or changed (a newer `last_seen_date`) since they were last classified."""
-    columns = "f.ticket_id, f.description, f.categories, f.opened_date, f.last_seen_date"
+def seen_tickets(settings: Settings) -> pd.DataFrame:
+    """Tickets new or seen again (newer `last_seen_date`) since the last night, with the md5 of
+    their description now (`text_md5`) and when last classified (`previous_md5`, NULL if new)."""
     with connect_read_only(settings.warehouse_path) as connection:
         if not table_exists(connection, "complaint_predictions"):
-            return connection.execute(f"select {columns} from marts.fct_complaints f").df()
-        return connection.execute(
-            f"select {columns} from marts.fct_complaints f "
-            f'left join "{SCHEMA}".complaint_predictions p using (ticket_id) '
-            "where p.ticket_id is null or f.last_seen_date > p.last_seen_date"
-        ).df()
+            return connection.execute(
+                "select ticket_id, description, md5(coalesce(description, '')) as text_md5, "
+                "last_seen_date, cast(null as varchar) as previous_md5 from marts.fct_complaints"
+            ).df()
+        return connection.execute(SEEN_SQL).df()
 
 
-def recent_tickets(
-    settings: Settings, columns: str, own_table: str, extra_days: int = 0
-) -> pd.DataFrame:
-    """Tickets opened in the last RECENT_DAYS (+ extra_days) days before the newest one; all of
-    them on a first run (`own_table` not written yet)."""
-    with connect_read_only(settings.warehouse_path) as connection:
-        since = ""
-        if table_exists(connection, own_table):
-            since = (
-                "where opened_date > (select max(opened_date) from marts.fct_complaints) "
-                f"- interval {RECENT_DAYS + extra_days} day"
-            )
-        return connection.execute(f"select {columns} from marts.fct_complaints {since}").df()
+SEEN_SQL = f"""
+with seen as (
+    select f.ticket_id, p.text_md5 as previous_md5
+    from marts.fct_complaints f
+    left join "{SCHEMA}".complaint_predictions p using (ticket_id)
+    where p.ticket_id is null or f.last_seen_date > p.last_seen_date
+)
+select f.ticket_id, f.description, md5(coalesce(f.description, '')) as text_md5,
+       f.last_seen_date, s.previous_md5
+from seen s join marts.fct_complaints f using (ticket_id)
+"""
 
 
 def predictions(model, version: str, tickets: pd.DataFrame) -> pd.DataFrame:
-    typed = complaint_types.classify_complaints(model, tickets)
-    citizen = complaint_types.clean_labels(
-        tickets["categories"].map(complaint_types._as_list).reset_index(drop=True)
-    )
+    """The classifier's type and confidence per ticket, from the scrubbed text only (`model` is
+    None when there are no tickets: an empty frame of the same columns)."""
+    if model is None:
+        typed = pd.DataFrame({"predicted_type": pd.Series(dtype=str), "confidence": 0.0})
+    else:
+        texts = complaint_types.prepare_texts(tickets["description"])
+        typed = complaint_types.predict(model, texts)[["predicted_type", "confidence"]]
     return typed.assign(
-        opened_date=tickets["opened_date"].to_numpy(),
-        citizen_types=citizen.to_numpy(),
+        ticket_id=tickets["ticket_id"].to_numpy(),
         model_version=version,
+        text_md5=tickets["text_md5"].to_numpy(),
         last_seen_date=tickets["last_seen_date"].to_numpy(),
     )
 
 
-INSIGHTS_SQL = f"""
-create or replace table "{SCHEMA}".complaint_insights as
-select p.ticket_id, cast(p.opened_date as date) as opened_date,
-       cast(p.citizen_types as varchar[]) as citizen_types, p.predicted_type,
-       cast(p.confidence as double) as confidence, p.type_disagrees,
+def _sql_list(values) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values))
+
+
+NOT_PROBLEMS = _sql_list(complaint_types.UNINFORMATIVE_TAGS)
+# The citizen's informative types and `type_disagrees` come from the mart's current categories
+# (the same rule as complaint_types.predict), so a re-tagged ticket needs no re-classification.
+INSIGHTS_SELECT = f"""
+with tagged as (
+    select ticket_id, opened_date, list_sort(list_distinct(list_filter(
+               list_transform(categories, lambda c: trim(c)),
+               lambda c: c is not null and c not in ({NOT_PROBLEMS})
+           ))) as citizen_types
+    from marts.fct_complaints
+    where {{where}}
+)
+select t.ticket_id, t.opened_date, cast(t.citizen_types as varchar[]) as citizen_types,
+       p.predicted_type, cast(p.confidence as double) as confidence,
+       coalesce(len(t.citizen_types) > 0 and not list_contains(t.citizen_types, p.predicted_type)
+                and p.confidence >= {complaint_types.DISAGREEMENT_CONFIDENCE}, false)
+           as type_disagrees,
        cast(d.duplicate_of as varchar) as duplicate_of,
-       cast(d.similarity as double) as duplicate_similarity, p.model_version,
-       cast(p.last_seen_date as date) as last_seen_date
-from "{SCHEMA}".complaint_predictions p
+       cast(d.similarity as double) as duplicate_similarity, p.model_version
+from tagged t
+join "{SCHEMA}".complaint_predictions p using (ticket_id)
 left join "{SCHEMA}".complaint_duplicates d using (ticket_id)
-order by p.opened_date, p.ticket_id
 """
+INSIGHTS = f'"{SCHEMA}".complaint_insights'
+
+
+def write_insights(settings: Settings, affected: pd.Series) -> tuple[int, int, int]:
+    """Rebuild the published rows of the `affected` tickets (all rows on a first run) and
+    return the table's (rows, duplicates, disagreements)."""
+    with duckdb.connect(str(settings.warehouse_path)) as connection:
+        if not table_exists(connection, "complaint_insights"):
+            everything = INSIGHTS_SELECT.format(where="true")
+            connection.execute(f"create table {INSIGHTS} as {everything}")
+        else:
+            connection.register("affected", pd.DataFrame({"ticket_id": affected.unique()}))
+            where = "ticket_id in (select ticket_id from affected)"
+            connection.execute(f"delete from {INSIGHTS} where {where}")
+            connection.execute(f"insert into {INSIGHTS} " + INSIGHTS_SELECT.format(where=where))
+        return connection.execute(
+            f"select count(*), count(duplicate_of), count(*) filter (type_disagrees) "
+            f"from {INSIGHTS}"
+        ).fetchone()
 
 
 def classify_and_link(context: dg.AssetExecutionContext, settings: Settings) -> dict[str, Any]:
     if store.current_version(settings.models_dir, MODEL_NAME) is None:
         context.log.info("no complaint classifier in service yet: training the first version")
         train_types(settings)
-    model, card = store.load(settings.models_dir, MODEL_NAME)
-    changed = changed_tickets(settings)
-    typed = predictions(model, card.version, changed)
+    seen = seen_tickets(settings)
+    changed = seen[seen["previous_md5"].isna() | (seen["text_md5"] != seen["previous_md5"])]
+    version = store.current_version(settings.models_dir, MODEL_NAME)
+    model = None
+    if len(changed):  # loading the vocabulary takes seconds: only when there is text to read
+        model, card = store.load(settings.models_dir, MODEL_NAME)
+        version = card.version
+    typed = predictions(model, version, changed)
     recent = recent_tickets(
-        settings, "ticket_id, opened_at, lat, lon, description", "complaint_duplicates"
+        settings,
+        "ticket_id, opened_at, lat, lon, description",
+        "complaint_duplicates",
+        days=DUPLICATE_DAYS,
     )
     links = duplicates.find_duplicates(recent)
     replace_table(settings, "complaint_predictions", typed, key="ticket_id")
     replace_table(settings, "complaint_duplicates", links, key="ticket_id")
     with duckdb.connect(str(settings.warehouse_path)) as connection:
-        connection.execute(INSIGHTS_SQL)
-        totals = connection.execute(
-            f"select count(*), count(duplicate_of), count(*) filter (type_disagrees) "
-            f'from "{SCHEMA}".complaint_insights'
-        ).fetchone()
+        # Seen again with the same text: the prediction stands for the newer version too.
+        connection.register("seen", seen[["ticket_id", "last_seen_date"]])
+        connection.execute(
+            f'update "{SCHEMA}".complaint_predictions p set last_seen_date = s.last_seen_date '
+            "from seen s where p.ticket_id = s.ticket_id"
+        )
+    rows, linked, disagree = write_insights(
+        settings, pd.concat([seen["ticket_id"], recent["ticket_id"]])
+    )
     return {
-        "dagster/row_count": totals[0],
+        "dagster/row_count": rows,
         "classified_tonight": len(typed),
-        "duplicates": totals[1],
-        "type_disagrees": totals[2],
-        "model_version": card.version,
-        "preview": dg.MetadataValue.md(
-            markdown_preview(pa_table(typed.drop(columns="citizen_types")))
-        ),
+        "seen_again_same_text": len(seen) - len(changed),
+        "duplicates": linked,
+        "type_disagrees": disagree,
+        "model_version": version,
+        "preview": dg.MetadataValue.md(markdown_preview(pa_table(typed.drop(columns="text_md5")))),
     }
 
 
@@ -270,140 +308,6 @@ def pa_table(frame: pd.DataFrame):
 )
 def complaint_insights(context: dg.AssetExecutionContext, city: CityResource):
     return guarded(context, lambda: classify_and_link(context, city.settings()))
-
-
-# -- nightly: surges -----------------------------------------------------------------------------
-
-SURGE_COLUMNS = "subdistrict_code, opened_date, categories"
-
-
-def area_names(settings: Settings) -> pd.DataFrame:
-    """Subdistrict and district names by subdistrict code (empty without dim_admin_area)."""
-    with connect_read_only(settings.warehouse_path) as connection:
-        found = connection.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'marts' and table_name = 'dim_admin_area'"
-        ).fetchone()[0]
-        if not found:
-            return pd.DataFrame(columns=AREA_NAME_COLUMNS, dtype="string")
-        return connection.execute(
-            "select admin_code as subdistrict_code, name_th as subdistrict_name_th, "
-            "name_en as subdistrict_name_en, district_name_th, district_name_en "
-            "from marts.dim_admin_area where level = 'subdistrict'"
-        ).df()
-
-
-AREA_NAME_COLUMNS = [
-    "subdistrict_code", "subdistrict_name_th", "subdistrict_name_en", "district_name_th",
-    "district_name_en",
-]  # fmt: skip
-
-
-def previous_alerts(settings: Settings) -> set[tuple] | None:
-    """(area, type, day) of the alerts already published; None before the first run."""
-    with connect_read_only(settings.warehouse_path) as connection:
-        if not table_exists(connection, "complaint_surges"):
-            return None
-        rows = connection.execute(
-            f'select subdistrict_code, problem_type, date from "{SCHEMA}".complaint_surges '
-            "where alert"
-        ).fetchall()
-    return {(a, t, pd.Timestamp(d).date()) for a, t, d in rows}
-
-
-def find_surges(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, object]:
-    """The surge rows of the recomputed days (with area names), the new alerts among them, and
-    the first recomputed day (None on a first run: all days)."""
-    already = previous_alerts(settings)
-    complaints = recent_tickets(
-        settings, SURGE_COLUMNS, "complaint_surges", extra_days=surge.BASELINE_DAYS
-    )
-    found = surge.detect_surges(complaints)
-    found = found.merge(area_names(settings), on="subdistrict_code", how="left")
-    found["date"] = pd.to_datetime(found["date"]).dt.date
-    newest = pd.to_datetime(complaints["opened_date"]).max()
-    if pd.isna(newest):
-        return found, found.iloc[:0], None
-    newest = newest.date()
-    first_day = None
-    if already is not None:  # earlier days were computed with their full baseline before
-        first_day = newest - timedelta(days=RECENT_DAYS - 1)
-        found = found[found["date"] >= first_day]
-    keys = zip(found["subdistrict_code"], found["problem_type"], found["date"], strict=True)
-    fresh = found["alert"].to_numpy(dtype=bool) & [k not in (already or ()) for k in keys]
-    recent = (found["date"] > newest - timedelta(days=ALERT_DAYS)).to_numpy(dtype=bool)
-    return found, found[fresh & recent], first_day
-
-
-def surge_alert(settings: Settings, row: pd.Series, run_id: str) -> dict[str, Any]:
-    area = row.get("subdistrict_name_en") or row["subdistrict_code"]
-    return {
-        "alert": "complaint_surge",
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "city": settings.city.slug,
-        "city_name": settings.city.name_en,
-        "run_id": run_id,
-        "date": row["date"].isoformat(),
-        "subdistrict_code": row["subdistrict_code"],
-        "subdistrict_name_th": none_if_na(row.get("subdistrict_name_th")),
-        "subdistrict_name_en": none_if_na(row.get("subdistrict_name_en")),
-        "problem_type": row["problem_type"],
-        "observed": int(row["observed"]),
-        "expected": round(float(row["expected"]), 2),
-        "p_value": float(row["p_value"]),
-        "summary": f"{row['observed']} {row['problem_type']} complaints in {area} on "
-        f"{row['date']:%Y-%m-%d}, expected {row['expected']:.1f}",
-    }
-
-
-def none_if_na(value: Any) -> Any:
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
-
-
-SURGE_TABLE_COLUMNS = [
-    "date", "subdistrict_code", "subdistrict_name_th", "subdistrict_name_en", "district_name_th",
-    "district_name_en", "problem_type", "observed", "expected", "upper_bound", "p_value",
-    "has_baseline", "alert",
-]  # fmt: skip
-
-
-def detect_and_alert(context: dg.AssetExecutionContext, settings: Settings) -> dict[str, Any]:
-    found, alerts, first_day = find_surges(settings)
-    table = found[SURGE_TABLE_COLUMNS].astype({"observed": "int32", "upper_bound": "int32"})
-    if first_day is None:
-        replace_table(settings, "complaint_surges", table)
-    else:
-        with duckdb.connect(str(settings.warehouse_path)) as connection:
-            connection.execute(
-                f'delete from "{SCHEMA}".complaint_surges where date >= ?', [first_day]
-            )
-        replace_table(settings, "complaint_surges", table, key="date")
-    for _, row in alerts.iterrows():
-        alert = surge_alert(settings, row, context.run_id)
-        gates.send_alert(settings, alert)
-        context.log.warning(f"surge: {alert['summary']}")
-    return {
-        "dagster/row_count": len(table),
-        "alerts": int(table["alert"].sum()),
-        "alerts_sent": len(alerts),
-        "recomputed_from": str(first_day or "all history"),
-    }
-
-
-@dg.asset(
-    key=SURGES_KEY,
-    deps=[COMPLAINTS_KEY],
-    group_name=GROUP,
-    pool=WAREHOUSE_POOL,
-    kinds={"python", "duckdb"},
-    check_specs=[output_check(SURGES_KEY)],
-    description="การเพิ่มขึ้นผิดปกติของเรื่องร้องเรียน · Complaint surges per subdistrict × problem "
-    "type × day: observed and expected count (trailing 28 days with day of week), Poisson p-value "
-    "and alert; a new alert goes to the alert channel (alerts.jsonl, webhook). Table "
-    "analyse.complaint_surges.",
-)
-def complaint_surges(context: dg.AssetExecutionContext, city: CityResource):
-    return guarded(context, lambda: detect_and_alert(context, city.settings()))
 
 
 ASSETS = [complaint_type_model, complaint_insights, complaint_surges]

@@ -1,9 +1,15 @@
-"""Time and memory of the Analyse stage's PM2.5 forecast on the seed PCD history.
+"""Time and memory of the Analyse stage's models.
 
-    python -m bench.analyse [--since 2022-01-01]
+    python -m bench.analyse [--since 2022-01-01]        the PM2.5 forecast on the seed history
+    python -m bench.analyse --complaints L [--dir DIR]  the complaint models at a bench size
 
-Prints one JSON object: seconds (wall and CPU) for training (2-year backtest + final fit), for
-tomorrow's inference, and for the `evaluate forecast` backtest, and the process's peak RSS.
+Each prints one JSON object: seconds (wall and CPU) per step and the process's peak RSS.
+
+Forecast: training (2-year backtest + final fit), tomorrow's inference, the `evaluate forecast`
+backtest. Complaints (`bench/analyse_complaints.py`): a warehouse whose fct_complaints has the
+size's tickets (real texts and types from data/history, resampled) is built in a child process,
+with the analyse tables of the previous nights in place; then this process times the weekly
+classifier training and one night's `complaint_insights` + `complaint_surges`.
 """
 
 from __future__ import annotations
@@ -32,7 +38,14 @@ def timed(step: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.analyse")
     parser.add_argument("--since", default="2022-01-01", help="backtest from this day")
+    parser.add_argument("--complaints", metavar="SIZE", help="bench the complaint models instead")
+    parser.add_argument("--dir", help="data directory for --complaints (default: a temp dir)")
     args = parser.parse_args(argv)
+    if args.complaints:
+        from bench.analyse_complaints import bench_complaints
+
+        print(json.dumps(bench_complaints(args.complaints, args.dir)))
+        return 0
     rows, load = timed(lambda: history.read_daily_csv(history.SEED_HISTORY))
     trained, train = timed(lambda: forecast.train(rows))
     _, infer = timed(

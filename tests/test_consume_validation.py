@@ -282,6 +282,15 @@ ANALYSE_TEXT_COLUMNS = {
         "model_version",
     },
     "air_sensor_flags": {"station_id", "reason"},
+    "complaint_insights": {"ticket_id", "predicted_type", "duplicate_of", "model_version"},
+    "complaint_surges": {
+        "subdistrict_code",
+        "subdistrict_name_th",
+        "subdistrict_name_en",
+        "district_name_th",
+        "district_name_en",
+        "problem_type",
+    },
 }
 
 

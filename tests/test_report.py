@@ -1,8 +1,9 @@
 """The report's HTML: self-contained, bilingual, every chart drawn from the marts' numbers."""
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -169,3 +170,33 @@ def test_chart_helpers():
     ticks = date_ticks(date(2024, 1, 1), date(2024, 3, 31))
     assert ticks[0] == date(2024, 1, 1) and date(2024, 3, 1) in ticks
     assert thai_date(date(2024, 3, 31)) == "31 มีนาคม 2567 · 31 March 2024"
+
+
+def test_complaint_topics_compare_predicted_and_citizen_types(tables, html):
+    insights = tables["complaint_insights"].to_pandas()
+    opened = pd.to_datetime(insights["opened_date"]).dt.date
+    week = insights[(opened > REPORT_DAY - timedelta(days=7)) & (opened <= REPORT_DAY)]
+    section = re.search(r'<section id="complaint-topics">(.*?)</section>', html, re.S).group(1)
+    assert "Complaint topics this week" in section and "ประเด็นเรื่องร้องเรียนสัปดาห์นี้" in section
+    top = week["predicted_type"].value_counts()
+    citizens = week["citizen_types"].explode().value_counts()
+    row = f'<tr><td>{top.index[0]}</td><td class="num">{top.iloc[0]}</td>'
+    assert row + f'<td class="num">{citizens[top.index[0]]}</td>' in section
+    assert f"{len(week)} complaints in 7 days" in section
+
+
+def test_surge_alerts_panel_names_area_type_and_counts(tables):
+    surges = tables["complaint_surges"].to_pandas()
+    planted = surges.iloc[:1].assign(
+        date=REPORT_DAY, observed=14, expected=2.25, p_value=1e-6, alert=True, has_baseline=True
+    )
+    with_alert = {**tables, "complaint_surges": pa.Table.from_pandas(planted, preserve_index=False)}
+    html = render_report(inputs_for(with_alert))
+    section = re.search(r'<section id="complaint-surges">(.*?)</section>', html, re.S).group(1)
+    name = f"{planted['subdistrict_name_th'].item()} · {planted['subdistrict_name_en'].item()}"
+    assert name in section and planted["problem_type"].item() in section
+    assert '<td class="num">14</td><td class="num">2.2</td>' in section
+    quiet = re.search(
+        r'<section id="complaint-surges">(.*?)</section>', render_report(inputs_for(tables)), re.S
+    ).group(1)
+    assert "No surge alerts" in quiet

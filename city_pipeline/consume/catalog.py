@@ -256,6 +256,38 @@ PUBLISHED_MARTS: tuple[PublishedMart, ...] = (
         max_rows_per_day=2_000,
         tags=("analyse",),
     ),
+    PublishedMart(
+        name="complaint_insights",
+        schema="analyse",
+        title_en="Complaint types predicted and duplicates",
+        title_th="ประเภทเรื่องร้องเรียนที่คาดและเรื่องซ้ำ",
+        description_en="One row per complaint: the problem type a classifier reads from the "
+        "scrubbed text, beside the citizen's own types, its confidence, whether it confidently "
+        "disagrees with the citizen, the first report of the same problem (duplicate_of) and "
+        "the model version.",
+        description_th="หนึ่งแถวต่อเรื่องร้องเรียน: ประเภทปัญหาที่ตัวแบบอ่านจากข้อความ (ที่ลบข้อมูลส่วนบุคคลแล้ว) "
+        "เทียบกับประเภทที่ผู้แจ้งเลือก ความมั่นใจ การขัดแย้งกับผู้แจ้ง เรื่องแรกของปัญหาเดียวกัน และรุ่นของตัวแบบ",
+        grain=("ticket_id",),
+        sources=(TRAFFY,),
+        max_rows_per_day=20_000,
+        tags=("analyse",),
+    ),
+    PublishedMart(
+        name="complaint_surges",
+        schema="analyse",
+        title_en="Complaint surges by subdistrict and problem type",
+        title_th="การเพิ่มขึ้นผิดปกติของเรื่องร้องเรียน รายตำบลและประเภท",
+        description_en="Subdistrict × problem type × day: complaints observed, expected from the "
+        "28 days before (with day of week), the Poisson p-value and an alert when the count is "
+        "improbably high.",
+        description_th="ตำบล × ประเภทปัญหา × วัน: จำนวนเรื่องที่พบ จำนวนที่คาดจาก 28 วันก่อนหน้า "
+        "ค่าความน่าจะเป็น และการแจ้งเตือนเมื่อจำนวนสูงผิดปกติ",
+        grain=("date", "subdistrict_code", "problem_type"),
+        sources=(TRAFFY, GEOGRAPHY),
+        max_rows_per_day=20_000,
+        date_column="date",
+        tags=("analyse",),
+    ),
 )
 
 
@@ -281,8 +313,18 @@ def dbt_model_docs(marts_dir: Path = DBT_MARTS_DIR) -> dict[str, dict[str, Any]]
     return models
 
 
+# The Analyse stage's tables are not dbt models: their columns are described here, same shape.
+ANALYSE_COLUMNS_FILE = PROJECT_ROOT / "city_pipeline" / "analyse" / "columns.yml"
+
+
+@cache
+def analyse_model_docs(path: Path = ANALYSE_COLUMNS_FILE) -> dict[str, dict[str, Any]]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return {m["name"]: m for m in (document or {}).get("models") or []}
+
+
 def column_descriptions(mart: str, marts_dir: Path = DBT_MARTS_DIR) -> dict[str, str]:
-    model = dbt_model_docs(marts_dir).get(mart, {})
+    model = dbt_model_docs(marts_dir).get(mart) or analyse_model_docs().get(mart, {})
     return {
         c["name"]: " ".join(str(c.get("description") or "").split())
         for c in model.get("columns") or []

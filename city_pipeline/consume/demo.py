@@ -443,6 +443,39 @@ def analyse_outputs(air: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"pm25_forecast": tomorrow, "air_sensor_flags": flags}
 
 
+def complaint_outputs(complaints: pd.DataFrame, areas: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The complaint models' published tables for the demo: the real duplicate and surge code on
+    the demo tickets; predicted types copy the citizen's first type (no classifier is trained for
+    a demo), except one confident disagreement."""
+    from city_pipeline.analyse import complaint_types, duplicates, surge
+
+    citizen = complaint_types.clean_labels(complaints["categories"].reset_index(drop=True))
+    predicted = citizen.map(lambda types: types[0] if types else "ถนน")
+    predicted.iloc[0] = "ความสะอาด" if predicted.iloc[0] != "ความสะอาด" else "ถนน"
+    links = duplicates.find_duplicates(complaints)
+    insights = pd.DataFrame(
+        {
+            "ticket_id": complaints["ticket_id"].to_numpy(),
+            "opened_date": complaints["opened_date"].to_numpy(),
+            "citizen_types": citizen.to_numpy(),
+            "predicted_type": predicted.to_numpy(),
+            "confidence": 0.9,
+            "type_disagrees": [i == 0 and bool(len(c)) for i, c in enumerate(citizen)],
+            "duplicate_of": links["duplicate_of"].to_numpy(),
+            "duplicate_similarity": links["similarity"].to_numpy(),
+            "model_version": "demo",
+        }
+    )
+    names = areas.loc[areas["level"] == "subdistrict", ["admin_code", "name_th", "name_en"]]
+    names.columns = ["subdistrict_code", "subdistrict_name_th", "subdistrict_name_en"]
+    names = names.assign(district_name_th=None, district_name_en=None)
+    surges = surge.detect_surges(complaints).merge(names, on="subdistrict_code", how="left")
+    columns = ["date", "subdistrict_code", *names.columns[1:], "problem_type", "observed"]
+    columns += ["expected", "upper_bound", "p_value", "has_baseline", "alert"]
+    surges = surges[columns].astype({c: "string" for c in names.columns})
+    return {"complaint_insights": insights, "complaint_surges": surges}
+
+
 def build_demo_warehouse(
     path: Path, start: date = date(2024, 1, 1), days: int = 31, seed: int = 7, pii: bool = True
 ) -> Path:
@@ -474,7 +507,9 @@ def build_demo_warehouse(
             connection.execute(contract_ddl(name))
             connection.execute(f'insert into marts."{name}" by name {sql}')
         connection.execute('create schema if not exists "analyse"')
-        for name, data in analyse_outputs(frames["mart_air_quality_daily"]).items():
+        outputs = analyse_outputs(frames["mart_air_quality_daily"])
+        outputs |= complaint_outputs(frames["fct_complaints"], frames["dim_admin_area"])
+        for name, data in outputs.items():
             connection.register("incoming", data)
             connection.execute(
                 f'create or replace table "analyse"."{name}" as select * from incoming'

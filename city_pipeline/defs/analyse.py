@@ -7,9 +7,17 @@
 Outputs are tables in the warehouse's `analyse` schema, published like the marts
 (`consume/catalog.py`), so every released row carries the model version that made it. Assets that
 open the warehouse share the `duckdb_warehouse` pool (DuckDB has one writer).
+
+A failing nightly step must not cost the night's release: `guarded` turns its exception into a
+failed `output_written` check (ERROR) instead of a failed step, so `published/<mart>` below it
+runs, sees the failed check (defs/gates.py) and holds back only that mart (last good version kept,
+marked stale, alert sent); every other mart and the release go out.
 """
 
+import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -30,6 +38,48 @@ FLAGS_KEY = dg.AssetKey([SCHEMA, "air_sensor_flags"])
 AIR_DAILY_KEY = dg.AssetKey(["marts", "mart_air_quality_daily"])
 HOURLY_KEY = dg.AssetKey(["staging", "stg_air4thai_hourly"])
 MODEL_CHECK = "beats_baseline_and_predecessor"
+OUTPUT_CHECK = "output_written"
+
+
+def output_check(key: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        OUTPUT_CHECK,
+        asset=key,
+        description="The step ran and wrote its table. When it fails, only its published mart is "
+        "held back (last good version kept, marked stale); the rest of the release goes out.",
+    )
+
+
+def guarded(
+    context: dg.AssetExecutionContext, compute: Callable[[], dict[str, Any]]
+) -> dg.MaterializeResult:
+    """Run `compute` (it writes the table and returns metadata); an exception becomes a failed
+    `output_written` check with the error's last line, not a failed step (see the module doc)."""
+    try:
+        metadata = compute()
+    except Exception as exc:
+        error = (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+        )
+        context.log.error(
+            f"{context.asset_key.to_user_string()} failed, its mart will be held "
+            f"back:\n{traceback.format_exc()}"
+        )
+        return dg.MaterializeResult(
+            metadata={"status": "failed", "error": error},
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=OUTPUT_CHECK,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={"error": error},
+                )
+            ],
+        )
+    return dg.MaterializeResult(
+        metadata={"status": "written", **metadata},
+        check_results=[dg.AssetCheckResult(check_name=OUTPUT_CHECK, passed=True)],
+    )
 
 
 def training_rows(settings: Settings) -> pd.DataFrame:
@@ -184,12 +234,16 @@ def pm25_forecast_model(context: dg.AssetExecutionContext, city: CityResource):
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"scikitlearn", "duckdb"},
+    check_specs=[output_check(FORECAST_KEY)],
     description="พยากรณ์ PM2.5 วันพรุ่งนี้ · Tomorrow's 24-hour mean PM2.5 per city station and for "
     "the city, with the 80% interval, Thai AQI category, the method published (model or "
     "persistence) and the model version; table analyse.pm25_forecast.",
 )
 def pm25_forecast(context: dg.AssetExecutionContext, city: CityResource) -> dg.MaterializeResult:
-    settings = city.settings()
+    return guarded(context, lambda: forecast_tomorrow(context, city.settings()))
+
+
+def forecast_tomorrow(context: dg.AssetExecutionContext, settings: Settings) -> dict[str, Any]:
     if store.current_version(settings.models_dir, forecast.MODEL_NAME) is None:
         # A fresh install: the nightly run needs a model before the first weekly retrain.
         context.log.info("no PM2.5 model in service yet: training the first version")
@@ -205,15 +259,13 @@ def pm25_forecast(context: dg.AssetExecutionContext, city: CityResource) -> dg.M
         city_stations(settings),
     )
     replace_table(settings, "pm25_forecast", tomorrow, key="forecast_date")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(tomorrow),
-            "forecast_date": str(tomorrow["forecast_date"].iloc[0]) if len(tomorrow) else "none",
-            "model_version": card.version,
-            "methods": dg.MetadataValue.json(tomorrow["method"].value_counts().to_dict()),
-            "preview": dg.MetadataValue.md(markdown_preview(pa.Table.from_pandas(tomorrow))),
-        }
-    )
+    return {
+        "dagster/row_count": len(tomorrow),
+        "forecast_date": str(tomorrow["forecast_date"].iloc[0]) if len(tomorrow) else "none",
+        "model_version": card.version,
+        "methods": dg.MetadataValue.json(tomorrow["method"].value_counts().to_dict()),
+        "preview": dg.MetadataValue.md(markdown_preview(pa.Table.from_pandas(tomorrow))),
+    }
 
 
 @dg.asset(
@@ -222,13 +274,17 @@ def pm25_forecast(context: dg.AssetExecutionContext, city: CityResource) -> dg.M
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
+    check_specs=[output_check(FLAGS_KEY)],
     description="ธงความผิดปกติของเครื่องวัด · Sensor anomaly flags per station-day (and per "
     "station-hour in analyse.air_sensor_flags_hourly): flat lines, spikes, PM2.5 above PM10, "
     "out-of-range values, divergence from the regional median. Advice for maintenance only: "
     "the official AQI figures are never changed.",
 )
 def air_sensor_flags(context: dg.AssetExecutionContext, city: CityResource) -> dg.MaterializeResult:
-    settings = city.settings()
+    return guarded(context, lambda: flag_sensors(city.settings()))
+
+
+def flag_sensors(settings: Settings) -> dict[str, Any]:
     with connect_read_only(settings.warehouse_path) as connection:
         hourly = connection.sql(
             "select upper(station_id) as station_id, measured_at, pm25_ugm3 as pm25, "
@@ -238,14 +294,16 @@ def air_sensor_flags(context: dg.AssetExecutionContext, city: CityResource) -> d
     days = anomaly.flag_days(hours)
     replace_table(settings, "air_sensor_flags_hourly", anomaly.typed(hours, anomaly.HOURLY_SCHEMA))
     replace_table(settings, "air_sensor_flags", anomaly.typed(days, anomaly.DAILY_SCHEMA))
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(days),
-            "flagged_hours": len(hours),
-            "reasons": dg.MetadataValue.json(days["reason"].value_counts().to_dict()),
-        }
-    )
+    return {
+        "dagster/row_count": len(days),
+        "flagged_hours": len(hours),
+        "reasons": dg.MetadataValue.json(days["reason"].value_counts().to_dict()),
+    }
 
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
-    return dg.Definitions(assets=[pm25_forecast_model, pm25_forecast, air_sensor_flags])
+    from city_pipeline.defs import analyse_complaints
+
+    return dg.Definitions(
+        assets=[pm25_forecast_model, pm25_forecast, air_sensor_flags, *analyse_complaints.ASSETS]
+    )

@@ -1,7 +1,8 @@
 """What may publish: the checks that hold a mart back, and the alert that says so.
 
-A mart is held back when its GX suite fails (`published/<mart>` validates it) or when a dbt test of
-error severity failed, in its latest execution, on the mart or on any dbt model above it. Every
+A mart is held back when its GX suite fails (`published/<mart>` validates it) or when a check of
+error severity failed, in its latest execution, on the mart or on any dbt model or Analyse step
+above it (a dbt test, or an Analyse step's `output_written` check when its model failed). Every
 reason names the check, the column and a few failing rows, so the operator can act without
 opening the UI.
 """
@@ -22,18 +23,22 @@ from city_pipeline.consume.validation import ValidationOutcome
 from city_pipeline.settings import Settings
 
 CURATE_GROUP = "curate"
+ANALYSE_GROUP = "analyse"
+# Groups whose error-severity checks hold back the marts below them.
+GATED_GROUPS = frozenset({CURATE_GROUP, ANALYSE_GROUP})
 SAMPLE_ROWS = 5
 
 
 def dbt_ancestors(graph: Any, key: dg.AssetKey) -> set[dg.AssetKey]:
-    """The dbt assets at or above `key` (group curate), the mart itself included."""
+    """The dbt and Analyse assets at or above `key` (groups curate and analyse), the mart itself
+    included."""
     found, todo = set(), [key]
     while todo:
         current = todo.pop()
         if current in found or not graph.has(current):
             continue
         node = graph.get(current)
-        if node.group_name != CURATE_GROUP:
+        if node.group_name not in GATED_GROUPS:
             continue
         found.add(current)
         todo.extend(node.parent_keys)
@@ -43,8 +48,8 @@ def dbt_ancestors(graph: Any, key: dg.AssetKey) -> set[dg.AssetKey]:
 def failed_dbt_tests(
     context: dg.AssetExecutionContext, mart: dg.AssetKey, settings: Settings
 ) -> list[dict[str, Any]]:
-    """Reasons to hold `mart` back: dbt tests of error severity whose latest execution failed,
-    on the mart or on a dbt model above it."""
+    """Reasons to hold `mart` back: checks of error severity whose latest execution failed, on
+    the mart or on a dbt model or Analyse step above it."""
     graph = context.job_def.asset_layer.asset_graph
     above = dbt_ancestors(graph, mart)
     keys = [k for k in graph.asset_check_keys if k.asset_key in above]
@@ -54,7 +59,11 @@ def failed_dbt_tests(
     reasons = []
     for key in sorted(latest, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         evaluation = _failed_evaluation(latest[key])
-        if evaluation is not None:
+        if evaluation is None:
+            continue
+        if graph.get(key.asset_key).group_name == ANALYSE_GROUP:
+            reasons.append(analyse_reason(key, evaluation.metadata))
+        else:
             reasons.append(dbt_reason(key, evaluation.metadata, settings))
     return reasons
 
@@ -90,6 +99,20 @@ def dbt_reason(
         "summary": f"dbt test {key.name} on {on}"
         + (f" column {column}" if column else "")
         + (f": {failed_rows} failing row(s)" if failed_rows is not None else " failed"),
+    }
+
+
+def analyse_reason(key: dg.AssetCheckKey, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    error = getattr(metadata.get("error"), "value", metadata.get("error")) or "see the run log"
+    on = key.asset_key.to_user_string()
+    return {
+        "check": key.name,
+        "kind": "analyse step",
+        "asset": on,
+        "column": None,
+        "failed_rows": None,
+        "samples": [],
+        "summary": f"analyse step {on} failed: {error}",
     }
 
 
@@ -186,7 +209,7 @@ def describe_hold(hold: Mapping[str, Any]) -> str:
 
 
 def alert_held_back(settings: Settings, hold: Mapping[str, Any], run_id: str) -> None:
-    """Same channel as failed runs: a JSON line in alerts.jsonl and the webhook, if set."""
+    """Same channel as failed runs (`city_pipeline/alerts.py`)."""
     alert = alerts.new_alert(
         "mart_held_back",
         settings,

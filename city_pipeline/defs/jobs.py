@@ -17,7 +17,10 @@ MONTHLY_JOB = "monthly_refresh"
 NIGHTLY_JOB = "nightly_refresh"
 RETRAIN_JOB = "weekly_retrain"
 # Analyse models retrained by `weekly_retrain`, not by the nightly run (which only infers).
-WEEKLY_KEYS = (dg.AssetKey(["analyse", "pm25_forecast_model"]),)
+WEEKLY_KEYS = (
+    dg.AssetKey(["analyse", "pm25_forecast_model"]),
+    dg.AssetKey(["analyse", "complaint_type_model"]),
+)
 
 
 def cadence(partitions: dg.PartitionsDefinition | None) -> str | None:

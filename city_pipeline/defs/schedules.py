@@ -136,5 +136,5 @@ def retrain_schedule(job: Any, settings: Settings, running: bool) -> dg.Schedule
         cron_schedule=RETRAIN_CRON,
         execution_timezone=settings.city.timezone,
         default_status=_schedule_status(running),
-        description="Weekly retrain of the analyse models.",
+        description="Weekly retrain of the PM2.5 forecast and complaint-type models.",
     )

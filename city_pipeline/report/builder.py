@@ -423,6 +423,9 @@ def render_report(inputs: ReportInputs) -> str:
         "validations": validation_rows(inputs),
         "all_valid": all(v.success for v in inputs.validations),
     }
+    from city_pipeline.report import insights  # imports this module: bound late
+
+    context |= insights.context(inputs)
     return environment().get_template("report.html.j2").render(**context)
 
 

@@ -202,12 +202,18 @@ def say(message: str) -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from city_pipeline.run_dates import run_window
+
+    # Dates are checked before the Dagster instance (or anything else) is written.
+    settings = apply_city_options(args)
+    start, end = run_window(
+        args.start,
+        args.end,
+        default_window(settings),
+        settings.config.partitions_start,
+        date.today(),
+    )
     settings = prepare_environment(args)
-    start, end = default_window(settings)
-    start = date.fromisoformat(args.start) if args.start else start
-    end = date.fromisoformat(args.end) if args.end else (start if args.start else end)
-    if end < start:
-        raise ConfigError(f"--end {end} is before --start {start}")
 
     import dagster as dg
 
@@ -364,7 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize a date range through Dagster")
-    run.add_argument("--start", help="first day, YYYY-MM-DD (default: the recorded window)")
+    run.add_argument(
+        "--start",
+        help="first day, YYYY-MM-DD, Gregorian year (default: the recorded window); "
+        "a Buddhist Era year such as 2567-01-01 is refused with the date to use",
+    )
     run.add_argument("--end", help="last day, inclusive (default: --start)")
     add_city_options(run)
     run.add_argument(

@@ -45,10 +45,8 @@ def run_window(
 ) -> tuple[date, date]:
     """The inclusive window a run materializes: `--end` defaults to `--start`, both to `default`."""
     start = parse_day("--start", start_text) if start_text else default[0]
-    if end_text:
-        end = parse_day("--end", end_text)
-    else:
-        end = start if start_text else default[1]
+    fallback_end = start if start_text else default[1]
+    end = parse_day("--end", end_text) if end_text else fallback_end
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
     if start < first_partition:

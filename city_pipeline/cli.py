@@ -15,10 +15,12 @@ so `make ui` shows them beside scheduled runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -220,6 +222,7 @@ def command_run(args: argparse.Namespace) -> int:
     from city_pipeline import recovery
     from city_pipeline.defs import automation
     from city_pipeline.defs.build import build_definitions
+    from city_pipeline.status_catalog import save_catalog
 
     print(
         f"city-pipeline: {settings.city.name_en} ({settings.city.name_th}), {start} .. {end}, "
@@ -228,6 +231,7 @@ def command_run(args: argparse.Namespace) -> int:
     )
     summary = Summary()
     defs = build_definitions(settings)
+    save_catalog(settings, defs)  # so the next `status` need not build them again
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     with dg.DagsterInstance.get() as instance:
         recovery.report(recovery.recover(instance), say)
@@ -263,16 +267,16 @@ def command_status(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from city_pipeline import status
-    from city_pipeline.defs.build import build_definitions
+    from city_pipeline.status_catalog import load_catalog
 
-    defs = build_definitions(settings)
+    catalog = load_catalog(settings)  # cached: building the definitions takes most of 20 s
     title = (
         f"city-pipeline status: {settings.city.name_en} ({settings.city.name_th}), "
         f"times in {settings.city.timezone}"
     )
     with dg.DagsterInstance.get() as instance:
         text, code = status.report(
-            defs,
+            catalog,
             instance,
             settings.city.timezone,
             title,
@@ -310,17 +314,31 @@ def command_evaluate_forecast(args: argparse.Namespace) -> int:
             since = date.fromisoformat(args.since)
         except ValueError:
             raise ConfigError(f"--since {args.since!r} is not a date (YYYY-MM-DD)") from None
-    rows = history.read_daily_csv(Path(args.csv))
+    with history_errors():
+        rows = history.read_daily_csv(Path(args.csv))
     result = forecast.evaluate(rows, since=since, retrain_days=args.retrain_days)
     print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+@contextlib.contextmanager
+def history_errors() -> Iterator[None]:
+    """A history CSV that cannot be read is a one-line error like any bad input. (Caught here,
+    not in `main`, so that commands which never read one do not import pandas.)"""
+    from city_pipeline.analyse.history import HistoryCsvError
+
+    try:
+        yield
+    except HistoryCsvError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def command_import_history(args: argparse.Namespace) -> int:
     from city_pipeline.analyse import history
 
     settings = prepare_environment(args)
-    raw = history.import_history(Path(args.csv), settings.lake_dir)
+    with history_errors():
+        raw = history.import_history(Path(args.csv), settings.lake_dir)
     print(f"city-pipeline: landed {args.csv} as {raw}")
     return 0
 
@@ -427,14 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from city_pipeline.analyse.history import HistoryCsvError
-
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except HistoryCsvError as exc:
-        print(f"city-pipeline: {exc}", file=sys.stderr)
-        return 2
     except ConfigError as exc:
         print(f"city-pipeline: {exc}", file=sys.stderr)
         return 2

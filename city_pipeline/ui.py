@@ -62,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "--port",
         str(args.port),
     ]
-    print(
-        "city-pipeline ui: starting Dagster (loading definitions takes a minute) ...", flush=True
-    )
+    print("city-pipeline ui: starting Dagster (loading definitions takes a minute) ...", flush=True)
     # Its own session: a signal reaches the webserver and daemon through killpg, once.
     child = subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True)
     stopping: list[int] = []

@@ -133,3 +133,30 @@ def test_category_chart_counts_tickets_per_category(sql, html):
 def test_freshness_never_shows_data_after_the_report_day(html):
     dopa = re.search(r'data-freshness="dopa">(.*?)</td>', html).group(1)
     assert "2567" in dopa and "ธันวาคม" not in dopa
+
+
+def test_executive_panels_match_sql(sql, html):
+    day = REPORT_DAY
+    for period, first, last in (
+        ("this_week", day - timedelta(days=6), day),
+        ("last_week", day - timedelta(days=13), day - timedelta(days=7)),
+    ):
+        [(count,)] = sql(
+            "select count(*) from fct_complaints where opened_date between ? and ?", first, last
+        )
+        assert shown(html, f"week_{period}_complaints") == count
+    ages = sql(
+        "select count(*) filter (where age <= 7), "
+        "count(*) filter (where age between 8 and 30), "
+        "count(*) filter (where age > 30) from (select date_diff('day', opened_date, $1) as age "
+        "from fct_complaints where opened_date <= $1 and (closed_date is null or closed_date > $1))",
+        day,
+    )[0]
+    assert [shown(html, f"open_age_{n}") for n in (1, 2, 3)] == list(ages)
+    assert sum(ages) == shown(html, "complaints_backlog")
+    [(over,)] = sql(
+        "select count(*) from mart_city_daily where date between ? and ? and pm25_city_mean > 37.5",
+        day.replace(day=1),
+        day,
+    )
+    assert shown(html, "pm25_days_over") == over

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from city_pipeline.consume.freshness import SourceFreshness
 from city_pipeline.consume.provenance import banner_lines
 from city_pipeline.consume.validation import ValidationOutcome
-from city_pipeline.report import charts
+from city_pipeline.report import charts, executive
 from city_pipeline.report.labels import category_label
 from city_pipeline.settings import CityIdentity
 
@@ -484,6 +484,24 @@ def common_context(inputs: ReportInputs) -> dict[str, Any]:
     }
 
 
+def executive_panels(inputs: ReportInputs) -> dict[str, Any] | None:
+    """The executive panels (report/executive.py), or None without a report day."""
+    city_daily = frame(inputs, "mart_city_daily")
+    if inputs.report_day is None or city_daily.empty:
+        return None
+    tickets = frame(inputs, "fct_complaints")
+    day = inputs.report_day
+    latest = city_daily[city_daily["date"] == day]
+    return {
+        "week": executive.week_comparison(tickets, city_daily, day),
+        "pm25": executive.pm25_month(
+            city_daily, day, latest.iloc[0].to_dict() if not latest.empty else {}
+        ),
+        "open": executive.open_cases(tickets, day),
+        "resolution": executive.resolution_by_category(tickets, day),
+    }
+
+
 def render_report(inputs: ReportInputs) -> str:
     pm25_svg, pm25_legend = pm25_chart(inputs)
     rain_svg, rain_legend = rain_vs_flood(inputs)
@@ -506,6 +524,7 @@ def render_report(inputs: ReportInputs) -> str:
         "all_valid": all(v.success for v in inputs.validations),
         "counting_start": counting_start(inputs),
         "window_total": len(window_tickets(inputs)),
+        "executive": executive_panels(inputs),
     }
     return environment().get_template("report.html.j2").render(**context)
 

@@ -149,7 +149,8 @@ def test_executive_panels_match_sql(sql, html):
         "select count(*) filter (where age <= 7), "
         "count(*) filter (where age between 8 and 30), "
         "count(*) filter (where age > 30) from (select date_diff('day', opened_date, $1) as age "
-        "from fct_complaints where opened_date <= $1 and (closed_date is null or closed_date > $1))",
+        "from fct_complaints where opened_date <= $1 "
+        "and (closed_date is null or closed_date > $1))",
         day,
     )[0]
     assert [shown(html, f"open_age_{n}") for n in (1, 2, 3)] == list(ages)

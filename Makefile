@@ -38,9 +38,9 @@ prepare: $(VENV)/.installed  ## prepare the dbt manifest (definitions never pars
 run: prepare  ## run the whole pipeline offline on the bundled recordings
 	$(VENV)/bin/city-pipeline run
 
-ui: prepare  ## start the Dagster UI on http://127.0.0.1:$(UI_PORT)
+ui: prepare  ## start the Dagster UI; prints "open http://127.0.0.1:$(UI_PORT)" when ready, Ctrl-C stops it
 	mkdir -p $(DAGSTER_HOME)
-	$(VENV)/bin/dg dev -w workspace.yaml --host 127.0.0.1 --port $(UI_PORT)
+	exec $(PY) -m city_pipeline.ui --host 127.0.0.1 --port $(UI_PORT)
 
 lint: $(VENV)/.installed-dev  ## ruff (Python) and sqlfluff (dbt SQL, duckdb dialect)
 	$(VENV)/bin/ruff check city_pipeline tests bench

@@ -20,7 +20,7 @@ import pyarrow as pa
 from city_pipeline import lake
 from city_pipeline.http import build_session
 from city_pipeline.lake import LandedFile, LandingBatch
-from city_pipeline.settings import Settings
+from city_pipeline.settings import RECORDINGS_DIR, Settings, SourceMode
 from city_pipeline.sources.common import FetchContext, SourceError, quarantining
 
 
@@ -260,6 +260,17 @@ def windows(
         yield window
 
 
+def capture_metadata(settings: Settings) -> dict[str, Any]:
+    """What a batch marker records about how its bytes were obtained."""
+    meta: dict[str, Any] = {"source_mode": settings.source_mode.value}
+    if settings.source_mode is SourceMode.REPLAY:
+        # The recordings bundled in this repository are seeded, invented data (city_pipeline/synth).
+        meta["generated"] = settings.recordings_dir.resolve().is_relative_to(
+            RECORDINGS_DIR.resolve()
+        )
+    return meta
+
+
 def fetch_batch(spec: CaptureSpec, day: date, settings: Settings) -> LandingBatch:
     """Fetch one partition, landing every response, and mark the batch complete."""
     batch = LandingBatch(settings.lake_dir, spec.name, day)
@@ -268,7 +279,9 @@ def fetch_batch(spec: CaptureSpec, day: date, settings: Settings) -> LandingBatc
             source=spec.name, day=day, session=session, settings=settings, batch=batch
         )
         spec.fetch(ctx)
-    batch.complete(ctx.batch_metadata)  # only now may a rebuild from landing use this batch
+    # only now may a rebuild from landing use this batch; the mode tells a release (and its
+    # report) whether these figures are live or replayed (consume/provenance.py)
+    batch.complete({**ctx.batch_metadata, **capture_metadata(settings)})
     return batch
 
 

@@ -15,10 +15,12 @@ so `make ui` shows them beside scheduled runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -202,18 +204,25 @@ def say(message: str) -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from city_pipeline.run_dates import run_window
+
+    # Dates are checked before the Dagster instance (or anything else) is written.
+    settings = apply_city_options(args)
+    start, end = run_window(
+        args.start,
+        args.end,
+        default_window(settings),
+        settings.config.partitions_start,
+        date.today(),
+    )
     settings = prepare_environment(args)
-    start, end = default_window(settings)
-    start = date.fromisoformat(args.start) if args.start else start
-    end = date.fromisoformat(args.end) if args.end else (start if args.start else end)
-    if end < start:
-        raise ConfigError(f"--end {end} is before --start {start}")
 
     import dagster as dg
 
     from city_pipeline import recovery
     from city_pipeline.defs import jobs
     from city_pipeline.defs.build import build_definitions
+    from city_pipeline.status_catalog import save_catalog
 
     print(
         f"city-pipeline: {settings.city.name_en} ({settings.city.name_th}), {start} .. {end}, "
@@ -222,6 +231,7 @@ def command_run(args: argparse.Namespace) -> int:
     )
     summary = Summary()
     defs = build_definitions(settings)
+    save_catalog(settings, defs)  # so the next `status` need not build them again
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     with dg.DagsterInstance.get() as instance:
         recovery.report(recovery.recover(instance), say)
@@ -257,16 +267,16 @@ def command_status(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from city_pipeline import status
-    from city_pipeline.defs.build import build_definitions
+    from city_pipeline.status_catalog import load_catalog
 
-    defs = build_definitions(settings)
+    catalog = load_catalog(settings)  # cached: building the definitions takes most of 20 s
     title = (
         f"city-pipeline status: {settings.city.name_en} ({settings.city.name_th}), "
         f"times in {settings.city.timezone}"
     )
     with dg.DagsterInstance.get() as instance:
         text, code = status.report(
-            defs,
+            catalog,
             instance,
             settings.city.timezone,
             title,
@@ -304,17 +314,31 @@ def command_evaluate_forecast(args: argparse.Namespace) -> int:
             since = date.fromisoformat(args.since)
         except ValueError:
             raise ConfigError(f"--since {args.since!r} is not a date (YYYY-MM-DD)") from None
-    rows = history.read_daily_csv(Path(args.csv))
+    with history_errors():
+        rows = history.read_daily_csv(Path(args.csv))
     result = forecast.evaluate(rows, since=since, retrain_days=args.retrain_days)
     print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+@contextlib.contextmanager
+def history_errors() -> Iterator[None]:
+    """A history CSV that cannot be read is a one-line error like any bad input. (Caught here,
+    not in `main`, so that commands which never read one do not import pandas.)"""
+    from city_pipeline.analyse.history import HistoryCsvError
+
+    try:
+        yield
+    except HistoryCsvError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def command_import_history(args: argparse.Namespace) -> int:
     from city_pipeline.analyse import history
 
     settings = prepare_environment(args)
-    raw = history.import_history(Path(args.csv), settings.lake_dir)
+    with history_errors():
+        raw = history.import_history(Path(args.csv), settings.lake_dir)
     print(f"city-pipeline: landed {args.csv} as {raw}")
     return 0
 
@@ -364,7 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize a date range through Dagster")
-    run.add_argument("--start", help="first day, YYYY-MM-DD (default: the recorded window)")
+    run.add_argument(
+        "--start",
+        help="first day, YYYY-MM-DD, Gregorian year (default: the recorded window); "
+        "a Buddhist Era year such as 2567-01-01 is refused with the date to use",
+    )
     run.add_argument("--end", help="last day, inclusive (default: --start)")
     add_city_options(run)
     run.add_argument(
@@ -417,14 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from city_pipeline.analyse.history import HistoryCsvError
-
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except HistoryCsvError as exc:
-        print(f"city-pipeline: {exc}", file=sys.stderr)
-        return 2
     except ConfigError as exc:
         print(f"city-pipeline: {exc}", file=sys.stderr)
         return 2

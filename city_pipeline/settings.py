@@ -232,11 +232,21 @@ class Window(Strict):
 
 class CityConfig(Strict):
     city: CityIdentity
-    # First partition the pipeline knows about (the daily partitions start here).
-    partitions_start: date
+    # First partition the pipeline knows about (the daily partitions start here): the day the
+    # city's data starts. Default: the recorded window's first day.
+    partitions_start: date = None  # type: ignore[assignment]  # set from recorded_window below
     # The days the bundled recordings cover; `make run` materializes this window offline.
     recorded_window: Window
     sources: Sources
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partitions_start_default(cls, raw: object) -> object:
+        if isinstance(raw, dict) and raw.get("partitions_start") is None:
+            window = raw.get("recorded_window")
+            if isinstance(window, dict) and "start" in window:
+                return {**raw, "partitions_start": window["start"]}
+        return raw
 
 
 SOURCE_NAMES: tuple[str, ...] = tuple(Sources.model_fields)

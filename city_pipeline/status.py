@@ -25,6 +25,7 @@ from dagster._utils.schedules import get_latest_completed_cron_tick
 
 from city_pipeline.defs import jobs as pipeline_jobs
 from city_pipeline.defs import sensors
+from city_pipeline.status_catalog import AssetCatalog
 
 PASS, WARN, FAIL, UNKNOWN, NONE = "fresh", "warn", "STALE", "never", "-"
 PROBLEM_CHECK_STATES = {"FAILED", "ERROR"}
@@ -112,6 +113,7 @@ def _check_state(record: Any, instance: dg.DagsterInstance) -> str:
 def check_statuses(
     instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey], tz: ZoneInfo
 ) -> dict[dg.AssetKey, list[CheckStatus]]:
+    """The last execution of each check, in one query."""
     keys = sorted(check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name))
     latest = (
         instance.event_log_storage.get_latest_asset_check_execution_by_key(keys) if keys else {}
@@ -131,30 +133,42 @@ def check_statuses(
 
 
 def asset_statuses(
-    defs: dg.Definitions, instance: dg.DagsterInstance, tz: ZoneInfo, now: float | None = None
+    catalog: AssetCatalog | dg.Definitions,
+    instance: dg.DagsterInstance,
+    tz: ZoneInfo,
+    now: float | None = None,
 ) -> list[AssetStatus]:
+    """One row per materializable asset; partitions read only for materialized partitioned ones."""
+    from dagster._serdes import deserialize_value
+
+    if not isinstance(catalog, AssetCatalog):
+        catalog = AssetCatalog.from_definitions(catalog)
     now = datetime.now(UTC).timestamp() if now is None else now
-    graph = defs.resolve_asset_graph()
-    keys = sorted(graph.materializable_asset_keys, key=lambda k: k.to_user_string())
-    records = {r.asset_entry.asset_key: r.asset_entry for r in instance.get_asset_records(keys)}
-    checks = check_statuses(instance, graph.asset_check_keys, tz)
+    keys = {a.key: dg.AssetKey.from_user_string(a.key) for a in catalog.assets}
+    records = {
+        r.asset_entry.asset_key: r.asset_entry
+        for r in instance.get_asset_records(list(keys.values()))
+    }
+    check_keys = [dg.AssetCheckKey(dg.AssetKey.from_user_string(a), n) for a, n in catalog.checks]
+    checks = check_statuses(instance, check_keys, tz)
     statuses = []
-    for key in keys:
-        node = graph.get(key)
+    for asset in catalog.assets:
+        key = keys[asset.key]
         entry = records.get(key)
         event = entry.last_materialization if entry else None
         last = event.timestamp if event else None
+        policy = deserialize_value(asset.freshness_policy) if asset.freshness_policy else None
         status = AssetStatus(
-            key=key.to_user_string(),
-            group=node.group_name or "default",
+            key=asset.key,
+            group=asset.group,
             last_materialized=_local(last, tz),
             run_id=event.run_id if event else None,
-            freshness=freshness_state(node.freshness_policy, last, now),
+            freshness=freshness_state(policy, last, now),
             checks=checks.get(key, []),
         )
         if last is not None:
             status.age_hours = round((now - last) / 3600, 1)
-            if node.partitions_def is not None:
+            if asset.partitioned:
                 done = instance.get_materialized_partitions(key)
                 status.newest_partition = max(done) if done else None
         statuses.append(status)
@@ -267,7 +281,7 @@ def hold_problems(health: Mapping[str, Any]) -> list[str]:
 
 
 def report(
-    defs: dg.Definitions,
+    defs: AssetCatalog | dg.Definitions,
     instance: dg.DagsterInstance,
     timezone: str,
     title: str,

@@ -79,3 +79,28 @@ def test_bad_dates_and_unknown_city_fail_clearly(tmp_path, monkeypatch, capsys):
         == 2
     )
     assert "before --start" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2024-02-30"], "--start 2024-02-30 is not a calendar date"),
+        (["--start", "01/02/2024"], "--start '01/02/2024' is not a date: use YYYY-MM-DD"),
+        (["--start", "2024-1-5"], "is not a date: use YYYY-MM-DD"),
+        (["--start", "2567-01-01"], "Buddhist Era year (พ.ศ. 2567); dates are Gregorian"),
+        (["--start", "2024-01-01", "--end", "2567-01-31"], "use 2024-01-31"),
+        (["--start", "2024-02-05", "--end", "2024-02-01"], "--end 2024-02-01 is before --start"),
+        (["--start", "2023-12-31"], "before the city's first partition 2024-01-01"),
+        (["--start", "2024-01-01", "--end", "2099-01-01"], "is in the future"),
+    ],
+)
+def test_bad_run_dates_are_one_line_and_write_nothing(tmp_path, monkeypatch, capsys, args, message):
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
+    monkeypatch.setenv("CITY_PIPELINE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("CITY_PIPELINE_CONFIG", str(DEFAULT_CITY_FILE))
+    assert cli.main(["run", *args]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err + captured.out
+    assert captured.err.count("\n") == 1 and captured.err.startswith("city-pipeline: ")
+    assert not data_dir.exists()  # no Dagster instance, lake or warehouse was created

@@ -132,8 +132,8 @@ def test_district_and_category_bars_sum_the_window(tables, html):
     daily = tables["mart_complaints_daily"].to_pylist()
     roads = sum(r["opened"] for r in daily if r["category"] == "ถนน")
     svg = figure(html, "complaints-category")
-    assert f"ถนน: {roads:,}" in svg
-    assert "เมืองขอนแก่น · Mueang Khon Kaen" in figure(html, "complaints-district")
+    assert f"ถนน · Roads: {roads:,}" in svg  # Thai and English category labels
+    assert "ในเมือง · Nai Mueang" in figure(html, "complaints-district")  # per subdistrict
 
 
 def test_failed_validation_is_shown(tables):

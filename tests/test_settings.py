@@ -146,11 +146,11 @@ def test_reference_reports_a_code_listed_under_another_parent():
 
 def test_missing_required_key_is_named(city_yaml, tmp_path):
     path = city_yaml()
-    text = path.read_text(encoding="utf-8").replace("partitions_start:", "partition_start:")
+    text = path.read_text(encoding="utf-8").replace("recorded_window:", "recorded_windows:")
     path.write_text(text, encoding="utf-8")
     message = config_error(path)
-    assert "  partitions_start: Field required" in message
-    assert "  partition_start: Extra inputs are not permitted" in message
+    assert "  recorded_window: Field required" in message
+    assert "  recorded_windows: Extra inputs are not permitted" in message
 
 
 def test_missing_file_is_named(tmp_path):
@@ -283,3 +283,12 @@ def test_capture_asks_for_the_configured_city(
     assert request.args["start_date"] == day.isoformat()
     assert f"city={settings.city.slug}" in request.headers["User-Agent"]
     assert result.tables[open_meteo.HOURLY_TABLE].rows == 0
+
+
+def test_partitions_start_defaults_to_the_recorded_window(city_yaml):
+    path = city_yaml()
+    text = path.read_text(encoding="utf-8")
+    text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("partitions_start:"))
+    path.write_text(text, encoding="utf-8")
+    config = load_city_config(path, {})
+    assert config.partitions_start == config.recorded_window.start

@@ -117,3 +117,24 @@ def test_freshness_follows_the_policy_windows():
     at = 1_700_000_000.0 - (1_700_000_000 % 86400) + 22 * hour  # 22:00 UTC = 05:00 Bangkok
     assert status.freshness_state(cron, at - 2 * hour, at) == status.PASS  # 03:00
     assert status.freshness_state(cron, at - 5 * hour, at) == status.FAIL  # 00:00
+
+
+def test_status_reads_the_cached_catalog_until_code_or_settings_change(data_dir, monkeypatch):
+    from city_pipeline import status_catalog
+
+    settings = load_settings()
+    built = status_catalog.load_catalog(settings)  # no cache yet: built from the definitions
+    assert status_catalog.catalog_path(settings).exists()
+    assert any(a.key == "raw/open_meteo_daily" and a.partitioned for a in built.assets)
+    assert any(a.freshness_policy for a in built.assets) and built.checks
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("definitions built although the catalog is current")
+
+    monkeypatch.setattr("city_pipeline.defs.build.build_definitions", refuse)
+    assert status_catalog.load_catalog(settings) == built
+    changed = load_settings(
+        {"CITY_PIPELINE_DATA_DIR": str(data_dir), "CITY_PIPELINE_SOURCE_MODE": "live"}
+    )
+    with pytest.raises(AssertionError, match="definitions built"):
+        status_catalog.load_catalog(changed)  # another mode: the cached catalog is not trusted

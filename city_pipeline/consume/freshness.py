@@ -85,12 +85,20 @@ def last_capture(lake_dir: Path, source: str) -> tuple[date | None, str | None]:
     return best if best else (None, None)
 
 
-def latest_day(tables: dict[str, pa.Table], mart: str, column: str) -> date | None:
+def latest_day(
+    tables: dict[str, pa.Table], mart: str, column: str, report_day: date | None = None
+) -> date | None:
+    """The newest day in `mart.column`, not after the report day: DOPA dates its yearly province
+    file at the year's last month, which says nothing about what the report's day knew."""
     table = tables.get(mart)
     if table is None or column not in table.column_names or table.num_rows == 0:
         return None
-    value = pc.max(table.column(column)).as_py()
-    return value.date() if hasattr(value, "date") and callable(value.date) else value
+    values = table.column(column)
+    if pa.types.is_timestamp(values.type):
+        values = pc.cast(values, pa.date32())
+    if report_day is not None:
+        values = pc.filter(values, pc.less_equal(values, pa.scalar(report_day, pa.date32())))
+    return pc.max(values).as_py() if len(values) else None
 
 
 def source_freshness(
@@ -101,8 +109,7 @@ def source_freshness(
         source_settings = settings.source(source)
         partition, captured_at = last_capture(settings.lake_dir, source)
         mart, column = SOURCE_DATA_COLUMNS.get(source, ("", ""))
-        latest = latest_day(tables, mart, column) if mart else partition
-        # Monthly files can be newer than the daily report day: that is not late, so no lag below 0.
+        latest = latest_day(tables, mart, column, report_day) if mart else partition
         lag = max((report_day - latest).days, 0) if report_day and latest else None
         rows.append(
             SourceFreshness(

@@ -57,6 +57,7 @@ from city_pipeline.consume.catalog import (
 from city_pipeline.consume.datapackage import build_datapackage, file_facts
 from city_pipeline.consume.freshness import source_freshness
 from city_pipeline.consume.privacy import scrub_batch
+from city_pipeline.consume.provenance import data_provenance
 from city_pipeline.consume.validation import ValidationOutcome, validate_parquet
 from city_pipeline.consume.warehouse import open_mart
 from city_pipeline.lake import atomic_path, write_bytes_atomic
@@ -549,7 +550,12 @@ def latest_report_day(marts: list[PreparedMart]) -> date | None:
 
 
 def _write_report(
-    settings: Settings, marts: list[PreparedMart], staging: Path, release_id: str, created: str
+    settings: Settings,
+    marts: list[PreparedMart],
+    staging: Path,
+    release_id: str,
+    created: str,
+    provenance: Mapping[str, Any] | None = None,
 ) -> None:
     from city_pipeline.report import ReportInputs, render_report, render_validation_summary
 
@@ -565,6 +571,7 @@ def _write_report(
         report_day=report_day,
         stale={m.spec.name: m.hold for m in marts if m.hold is not None},
         quarantined=quarantine_counts(settings.lake_dir),
+        provenance=dict(provenance or {}),
     )
     (staging / "report").mkdir()
     (staging / "report" / "index.html").write_text(render_report(inputs), encoding="utf-8")
@@ -579,7 +586,12 @@ def _write_report(
 
 
 def _write_files(
-    settings: Settings, marts: list[PreparedMart], staging: Path, release_id: str, created: str
+    settings: Settings,
+    marts: list[PreparedMart],
+    staging: Path,
+    release_id: str,
+    created: str,
+    provenance: Mapping[str, Any],
 ) -> None:
     for mart in marts:
         shutil.copyfile(mart.path, staging / f"{mart.spec.name}.parquet")  # the validated bytes
@@ -593,10 +605,11 @@ def _write_files(
         created,
         DATABASE_NAME,
     )
+    package["data_provenance"] = provenance
     (staging / "datapackage.json").write_text(
         json.dumps(package, ensure_ascii=False, indent=2), encoding="utf-8"
     )
-    _write_report(settings, marts, staging, release_id, created)
+    _write_report(settings, marts, staging, release_id, created, provenance)
 
 
 def _manifest(
@@ -605,6 +618,7 @@ def _manifest(
     release_id: str,
     created: str,
     missing: Mapping[str, Any] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     files = {
         str(p.relative_to(staging)): file_facts(p)
@@ -620,6 +634,8 @@ def _manifest(
         "stale": {m.spec.name: m.hold for m in marts if m.hold is not None},
         # Held back with no good version yet: not in this release.
         "withheld": dict(missing or {}),
+        # Which sources and days are replayed or generated rather than live (consume/provenance.py).
+        "data_provenance": dict(provenance or {}),
         "files": files,
     }
 
@@ -703,9 +719,10 @@ def publish_release(
         staging = published_dir / "releases" / f"{STAGING_PREFIX}{release_id}"
         final = published_dir / "releases" / release_id
         staging.mkdir(parents=True)
+        provenance = data_provenance(settings.lake_dir)
         try:
-            _write_files(settings, marts, staging, release_id, created)
-            manifest = _manifest(staging, marts, release_id, created, missing)
+            _write_files(settings, marts, staging, release_id, created, provenance)
+            manifest = _manifest(staging, marts, release_id, created, missing, provenance)
             (staging / "release.json").write_text(
                 json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
             )

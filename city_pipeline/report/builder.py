@@ -8,10 +8,11 @@ attachment. Labels are Thai first, English second; dates show the Buddhist Era y
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 import pandas as pd
@@ -20,8 +21,10 @@ from markupsafe import Markup
 
 from city_pipeline.analyse.aqi import pm25_legend
 from city_pipeline.consume.freshness import SourceFreshness
+from city_pipeline.consume.provenance import banner_lines
 from city_pipeline.consume.validation import ValidationOutcome
-from city_pipeline.report import charts
+from city_pipeline.report import charts, executive
+from city_pipeline.report.labels import category_label
 from city_pipeline.settings import CityIdentity
 
 CHART_DAYS = 90
@@ -64,6 +67,8 @@ class ReportInputs:
     stale: dict[str, Any] = field(default_factory=dict)
     # Rows quarantined at capture, per raw table (capture.quarantine_counts).
     quarantined: dict[str, int] = field(default_factory=dict)
+    # Which sources and days were replayed/generated, not live (consume/provenance.py).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def thai_date(day: date | None) -> str:
@@ -118,12 +123,14 @@ def kpis(inputs: ReportInputs) -> list[dict[str, str]]:
             "label": "PM2.5 เฉลี่ยทั้งเมือง · City mean PM2.5",
             "value": number(row.get("pm25_city_mean"), 1),
             "unit": "µg/m³",
+            "figure": "pm25_city_mean",
             "note": f"มาตรฐาน · standard {PM25_STANDARD} µg/m³",
         },
         {
             "label": "AQI สูงสุด · Highest AQI",
             "value": number(row.get("aqi_max")),
             "unit": "",
+            "figure": "aqi_max",
             "note": category,
             "colour": colour,
         },
@@ -141,12 +148,15 @@ def kpis(inputs: ReportInputs) -> list[dict[str, str]]:
             "value": number(row.get("complaints_opened")),
             "unit": "",
             "note": f"แก้ไขแล้ว · resolved {number(row.get('complaints_resolved'))}",
+            "figure": "complaints_opened",
         },
         {
             "label": "เรื่องค้าง · Open backlog",
             "value": number(row.get("complaints_backlog")),
             "unit": "",
-            "note": "ณ สิ้นวัน · at the end of the day",
+            "note": f"ณ สิ้นวัน นับตั้งแต่ {counting_start_text(inputs)} · at the end of the day, "
+            "all tickets still open",
+            "figure": "complaints_backlog",
         },
         {
             "label": "ฝน · Rainfall",
@@ -209,7 +219,7 @@ def pm25_chart(inputs: ReportInputs) -> tuple[Markup, Markup]:
         chart_id="chart-pm25",
         y_label="PM2.5 (µg/m³, 24 ชม. · 24 h)",
         bands=[charts.Band(b.low, b.high, b.color, b.label) for b in bands],
-        threshold=(PM25_STANDARD, f"มาตรฐาน · standard {PM25_STANDARD}"),
+        threshold=(PM25_STANDARD, f"มาตรฐาน\nstandard\n{PM25_STANDARD}"),
     )
     entries = [(s.color, s.name, "line") for s in series]
     entries += [(b.color, b.label, "band") for b in bands]
@@ -217,27 +227,57 @@ def pm25_chart(inputs: ReportInputs) -> tuple[Markup, Markup]:
     return Markup(svg), Markup(charts.legend(entries))
 
 
+def window_tickets(inputs: ReportInputs, days: int = CHART_DAYS) -> pd.DataFrame:
+    """Distinct tickets (fct_complaints, one row each) opened in the chart window."""
+    tickets = frame(inputs, "fct_complaints")
+    if tickets.empty or inputs.report_day is None:
+        return tickets
+    opened = pd.to_datetime(tickets["opened_date"]).dt.date
+    first = inputs.report_day - timedelta(days=days - 1)
+    return tickets[(opened >= first) & (opened <= inputs.report_day)]
+
+
+def area_names(inputs: ReportInputs, level: str) -> dict[str, str]:
+    """admin code -> "ชื่อไทย · English name" at one level of dim_admin_area."""
+    areas = frame(inputs, "dim_admin_area")
+    if areas.empty:
+        return {}
+    areas = areas[areas["level"] == level]
+    return {
+        r.admin_code: f"{r.name_th or r.admin_code} · {r.name_en or r.admin_code}"
+        for r in areas.itertuples()
+    }
+
+
+def tickets_by_area(inputs: ReportInputs) -> pd.Series:
+    """Tickets opened in the window per subdistrict (ตำบล), each ticket once."""
+    tickets = window_tickets(inputs)
+    if tickets.empty:
+        return pd.Series(dtype=float)
+    names = area_names(inputs, "subdistrict")
+    labels = tickets["subdistrict_code"].map(lambda c: names.get(c, c) if c else None)
+    return labels.fillna("ไม่ทราบพื้นที่ · Unknown area").value_counts()
+
+
 def complaints_by(inputs: ReportInputs, key: str) -> Markup:
-    complaints = recent(frame(inputs, "mart_complaints_daily"), inputs.report_day)
     chart_id = f"chart-complaints-{key}"
     if key == "district":
-        title = "เรื่องร้องเรียนตามอำเภอ/เขต · Complaints by district"
-        if complaints.empty:
-            return Markup(charts.empty_chart(title, chart_id, "ไม่มีข้อมูล · No data"))
-        labels = (
-            complaints["district_name_th"].fillna("ไม่ทราบพื้นที่")
-            + " · "
-            + complaints["district_name_en"].fillna("Unknown area")
-        )
-        totals = complaints.assign(label=labels).groupby("label")["opened"].sum()
+        title = "เรื่องร้องเรียนตามตำบล · Complaints by subdistrict"
+        totals = tickets_by_area(inputs)
         color = "#1f5fa8"
     else:
         title = "เรื่องร้องเรียนตามประเภท · Complaints by category"
-        if complaints.empty:
-            return Markup(charts.empty_chart(title, chart_id, "ไม่มีข้อมูล · No data"))
-        totals = complaints.groupby("category")["opened"].sum()
+        complaints = recent(frame(inputs, "mart_complaints_daily"), inputs.report_day)
+        totals = (
+            complaints.groupby("category")["opened"].sum()
+            if not complaints.empty
+            else pd.Series(dtype=float)
+        )
+        totals.index = [category_label(c) for c in totals.index]
         color = "#2a9d8f"
-    top = totals.sort_values(ascending=False).head(12)
+    if totals.empty:
+        return Markup(charts.empty_chart(title, chart_id, "ไม่มีข้อมูล · No data"))
+    top = totals.sort_values(ascending=False).head(20)
     items = [(str(label), float(value)) for label, value in top.items()]
     return Markup(
         charts.horizontal_bars(
@@ -248,6 +288,18 @@ def complaints_by(inputs: ReportInputs, key: str) -> Markup:
             value_label=f"เรื่องที่รับใน {CHART_DAYS} วันล่าสุด · opened in the last {CHART_DAYS} days",
         )
     )
+
+
+def counting_start(inputs: ReportInputs) -> date | None:
+    """The first day the published tickets cover: the backlog cannot know anything earlier."""
+    tickets = frame(inputs, "fct_complaints")
+    if tickets.empty:
+        return None
+    return pd.to_datetime(tickets["opened_date"]).min().date()
+
+
+def counting_start_text(inputs: ReportInputs) -> str:
+    return thai_date(counting_start(inputs))
 
 
 def backlog_chart(inputs: ReportInputs) -> Markup:
@@ -265,6 +317,7 @@ def backlog_chart(inputs: ReportInputs) -> Markup:
             chart_id="chart-backlog",
             y_label="เรื่องค้าง · open complaints",
             color="#7b4fa0",
+            start_marker=counting_start(inputs),
         )
     )
 
@@ -400,13 +453,52 @@ def stylesheet() -> Markup:
     return Markup(css.read_text(encoding="utf-8"))
 
 
+def local_time(inputs: ReportInputs, timestamp: str) -> str:
+    """A UTC ISO timestamp as the city's local time, the date in BE with the Gregorian beside."""
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(inputs.city.timezone))
+    return f"{thai_date(local.date())} {local:%H:%M} น. ({inputs.city.timezone})"
+
+
+def common_context(inputs: ReportInputs) -> dict[str, Any]:
+    """What every page shows: the city, the demo-data banner, the generation time."""
+    return {
+        "city": inputs.city,
+        "inputs": inputs,
+        "css": stylesheet(),
+        "provenance_lines": banner_lines(inputs.provenance),
+        "generated_local": local_time(inputs, inputs.generated_at),
+    }
+
+
+def executive_panels(inputs: ReportInputs) -> dict[str, Any] | None:
+    """The executive panels (report/executive.py), or None without a report day."""
+    city_daily = frame(inputs, "mart_city_daily")
+    if inputs.report_day is None or city_daily.empty:
+        return None
+    tickets = frame(inputs, "fct_complaints")
+    day = inputs.report_day
+    latest = city_daily[city_daily["date"] == day]
+    return {
+        "week": executive.week_comparison(tickets, city_daily, day),
+        "pm25": executive.pm25_month(
+            city_daily, day, latest.iloc[0].to_dict() if not latest.empty else {}
+        ),
+        "open": executive.open_cases(tickets, day),
+        "resolution": executive.resolution_by_category(tickets, day),
+    }
+
+
 def render_report(inputs: ReportInputs) -> str:
     pm25_svg, pm25_legend = pm25_chart(inputs)
     rain_svg, rain_legend = rain_vs_flood(inputs)
     context = {
-        "city": inputs.city,
-        "inputs": inputs,
-        "css": stylesheet(),
+        **common_context(inputs),
         "kpis": kpis(inputs),
         "report_day": inputs.report_day,
         "chart_days": CHART_DAYS,
@@ -422,6 +514,9 @@ def render_report(inputs: ReportInputs) -> str:
         "freshness": inputs.freshness,
         "validations": validation_rows(inputs),
         "all_valid": all(v.success for v in inputs.validations),
+        "counting_start": counting_start(inputs),
+        "window_total": len(window_tickets(inputs)),
+        "executive": executive_panels(inputs),
     }
     from city_pipeline.report import insights  # imports this module: bound late
 
@@ -431,9 +526,7 @@ def render_report(inputs: ReportInputs) -> str:
 
 def render_validation_summary(inputs: ReportInputs) -> str:
     context = {
-        "city": inputs.city,
-        "inputs": inputs,
-        "css": stylesheet(),
+        **common_context(inputs),
         "validations": inputs.validations,
         "all_valid": all(v.success for v in inputs.validations),
     }

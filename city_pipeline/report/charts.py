@@ -122,17 +122,16 @@ class Frame:
             f'y1="{self.bottom}" y2="{self.bottom}"/>'
         )
         for day in date_ticks(self.first, self.last):
+            # Thai date with the Buddhist Era year, the Gregorian date under it: every tick a year.
             x = self.x(day)
-            label = thai_short_date(day)
-            if day.month == 1 and day.day <= 7 or day == self.first:
-                label += f" {day.year + BE_OFFSET}"
             parts.append(
                 f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{self.bottom}" '
                 f'y2="{self.bottom + 4}"/>'
             )
             parts.append(
-                f'<text x="{x:.1f}" y="{self.bottom + 18}" text-anchor="middle">'
-                f"{escape(label)}</text>"
+                f'<text x="{x:.1f}" y="{self.bottom + 16}" text-anchor="middle">'
+                f"{escape(thai_short_date(day))} {day.year + BE_OFFSET}"
+                f'<tspan class="gregorian" x="{x:.1f}" dy="12">{day:%-d %b %Y}</tspan></text>'
             )
         middle = (self.top + self.bottom) / 2
         parts.append(
@@ -238,11 +237,17 @@ def line_chart(
         )
     parts += frame.axes(y_label)
     if threshold:
+        # The label sits in the right margin beside the line's end, where no data is drawn.
         y = frame.y(threshold[0])
         parts.append(
             f'<line class="threshold" x1="{frame.left}" x2="{frame.right}" y1="{y:.1f}" '
-            f'y2="{y:.1f}"/><text class="threshold-label" x="{frame.right - 4}" '
-            f'y="{y - 5:.1f}" text-anchor="end">{escape(threshold[1])}</text>'
+            f'y2="{y:.1f}"/><text class="threshold-label" x="{frame.right + 4}" '
+            f'y="{y - 2:.1f}" text-anchor="start">'
+            + "".join(
+                f'<tspan x="{frame.right + 4}" dy="{0 if n == 0 else 12}">{escape(line)}</tspan>'
+                for n, line in enumerate(threshold[1].split("\n"))
+            )
+            + "</text>"
         )
     for item in series:
         for path in _line_path(frame, item.points):
@@ -320,8 +325,10 @@ def area_chart(
     chart_id: str,
     y_label: str,
     color: str,
+    start_marker: date | None = None,
 ) -> str:
-    """One daily series as a line over a light filled area (e.g. the complaint backlog)."""
+    """One daily series as a line over a light filled area (e.g. the complaint backlog);
+    `start_marker` draws a labelled vertical line where counting starts."""
     values = [v for _, v in points if v is not None]
     if not values:
         return empty_chart(title, chart_id, "ไม่มีข้อมูล · No data")
@@ -338,6 +345,15 @@ def area_chart(
         parts.append(
             f'<path class="mark line" d="{path}" stroke="{color}">'
             f"<title>{escape(y_label)}</title></path>"
+        )
+    if start_marker is not None and frame.first <= start_marker <= frame.last:
+        x = frame.x(start_marker)
+        be_year = start_marker.year + BE_OFFSET
+        label = f"เริ่มนับ {thai_short_date(start_marker)} {be_year} · counting starts"
+        parts.append(
+            f'<line class="threshold start-marker" x1="{x:.1f}" x2="{x:.1f}" y1="{frame.top}" '
+            f'y2="{frame.bottom}"/><text class="threshold-label" x="{x + 4:.1f}" '
+            f'y="{frame.top + 12}" text-anchor="start">{escape(label)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

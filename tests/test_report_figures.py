@@ -1,0 +1,163 @@
+"""Every headline figure of the report equals the count it claims, recomputed from the marts.
+
+The report is rendered from the demo marts; the expected numbers come from SQL over the same
+tables in DuckDB (one row per ticket in fct_complaints), not from the report's own code.
+"""
+
+import re
+from datetime import date, timedelta
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from city_pipeline.consume.catalog import PUBLISHED_MARTS
+from city_pipeline.consume.demo import build_demo_warehouse
+from city_pipeline.consume.freshness import source_freshness
+from city_pipeline.consume.warehouse import read_mart
+from city_pipeline.report import ReportInputs, render_report
+from city_pipeline.settings import load_settings
+
+REPORT_DAY = date(2024, 1, 31)
+WINDOW_START = REPORT_DAY - timedelta(days=89)
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory) -> dict[str, pa.Table]:
+    warehouse = build_demo_warehouse(tmp_path_factory.mktemp("wh") / "city.duckdb", days=31)
+    return {m.name: read_mart(warehouse, m.name, m.schema) for m in PUBLISHED_MARTS}
+
+
+@pytest.fixture(scope="module")
+def sql(tables):
+    connection = duckdb.connect()
+    for name, table in tables.items():
+        connection.register(name, table)
+
+    def one(query: str, *params):
+        return connection.execute(query, list(params)).fetchall()
+
+    return one
+
+
+@pytest.fixture(scope="module")
+def html(tables, tmp_path_factory) -> str:
+    settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
+    return render_report(
+        ReportInputs(
+            city=settings.city,
+            tables=tables,
+            validations=[],
+            freshness=source_freshness(settings, tables, REPORT_DAY),
+            release_id="r",
+            generated_at="2024-02-01T02:15:00+00:00",
+            report_day=REPORT_DAY,
+        )
+    )
+
+
+def shown(html: str, figure: str) -> float:
+    match = re.search(rf'data-figure="{figure}">([\d,.]+)', html)
+    assert match, figure
+    return float(match.group(1).replace(",", ""))
+
+
+def bars(html: str, chart: str) -> dict[str, int]:
+    svg = re.search(rf'id="chart-{chart}".*?</svg>', html, re.S).group(0)
+    return {
+        label: int(value.replace(",", ""))
+        for label, value in re.findall(r'class="mark bar"[^>]*><title>(.*?): ([\d,]+) ', svg)
+    }
+
+
+def test_complaint_kpis_count_distinct_tickets(sql, html):
+    [(opened,)] = sql("select count(*) from fct_complaints where opened_date = ?", REPORT_DAY)
+    [(open_tickets,)] = sql(
+        "select count(*) from fct_complaints where opened_date <= $1 "
+        "and (closed_date is null or closed_date > $1)",
+        REPORT_DAY,
+    )
+    assert shown(html, "complaints_opened") == opened > 0
+    # The backlog is every ticket still open, not only the ones opened in the chart window.
+    assert shown(html, "complaints_backlog") == open_tickets > 0
+
+
+def test_air_kpis_match_the_station_rows(sql, html):
+    [(mean, aqi)] = sql(
+        "select round(avg(pm25_24h_mean), 1), max(aqi) from mart_air_quality_daily where date = ?",
+        REPORT_DAY,
+    )
+    assert shown(html, "pm25_city_mean") == mean
+    assert shown(html, "aqi_max") == aqi
+
+
+def test_area_chart_counts_each_ticket_once(sql, html):
+    [(total,)] = sql(
+        "select count(distinct ticket_id) from fct_complaints where opened_date between ? and ?",
+        WINDOW_START,
+        REPORT_DAY,
+    )
+    [(category_rows,)] = sql("select sum(opened) from mart_complaints_daily")
+    assert category_rows > total  # several categories per ticket: summing them double counts
+    assert shown(html, "complaints_window_total") == total
+    expected = dict(
+        sql(
+            "select coalesce(a.name_th || ' · ' || a.name_en, 'ไม่ทราบพื้นที่ · Unknown area'), "
+            "count(distinct t.ticket_id) from fct_complaints t "
+            "left join dim_admin_area a on a.admin_code = t.subdistrict_code "
+            "and a.level = 'subdistrict' where t.opened_date between ? and ? group by all",
+            WINDOW_START,
+            REPORT_DAY,
+        )
+    )
+    assert bars(html, "complaints-district") == expected
+    assert sum(bars(html, "complaints-district").values()) == total
+
+
+def test_category_chart_counts_tickets_per_category(sql, html):
+    expected = dict(
+        sql(
+            "select category, count(distinct ticket_id) from "
+            "(select ticket_id, unnest(categories) as category from fct_complaints "
+            "where opened_date between ? and ?) group by all",
+            WINDOW_START,
+            REPORT_DAY,
+        )
+    )
+    drawn = {
+        label.split(" · ")[0]: value for label, value in bars(html, "complaints-category").items()
+    }
+    assert drawn == expected
+
+
+def test_freshness_never_shows_data_after_the_report_day(html):
+    dopa = re.search(r'data-freshness="dopa">(.*?)</td>', html).group(1)
+    assert "2567" in dopa and "ธันวาคม" not in dopa
+
+
+def test_executive_panels_match_sql(sql, html):
+    day = REPORT_DAY
+    for period, first, last in (
+        ("this_week", day - timedelta(days=6), day),
+        ("last_week", day - timedelta(days=13), day - timedelta(days=7)),
+    ):
+        [(count,)] = sql(
+            "select count(*) from fct_complaints where opened_date between ? and ?", first, last
+        )
+        assert shown(html, f"week_{period}_complaints") == count
+    ages = sql(
+        "select count(*) filter (where age <= 7), "
+        "count(*) filter (where age between 8 and 30), "
+        "count(*) filter (where age > 30) from (select date_diff('day', opened_date, $1) as age "
+        "from fct_complaints where opened_date <= $1 "
+        "and (closed_date is null or closed_date > $1))",
+        day,
+    )[0]
+    assert [shown(html, f"open_age_{n}") for n in (1, 2, 3)] == list(ages)
+    assert sum(ages) == shown(html, "complaints_backlog")
+    [(over,)] = sql(
+        "select count(*) from mart_city_daily where date between ? and ? and pm25_city_mean > 37.5",
+        day.replace(day=1),
+        day,
+    )
+    assert shown(html, "pm25_days_over") == over

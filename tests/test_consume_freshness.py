@@ -39,5 +39,8 @@ def test_freshness_per_source(tmp_path):
     assert rows["air4thai"].lag_days == 0 and rows["air4thai"].status == "ok"
     assert rows["traffy"].lag_days == 11 and rows["traffy"].status == "late"
     assert rows["open_meteo"].status == "no data" and rows["open_meteo"].last_partition is None
-    assert rows["dopa"].lag_days == 0 and rows["dopa"].status == "ok"
+    # Only a row dated after the report day: the report says what was captured (1 March), never
+    # a day after the report, and does not call the source empty.
+    assert rows["dopa"].latest_data == date(2024, 3, 1)
+    assert rows["dopa"].lag_days == 30 and rows["dopa"].status == "ok"
     assert rows["ckan"].latest_data is None

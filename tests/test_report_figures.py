@@ -8,6 +8,7 @@ import re
 from datetime import date, timedelta
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -15,7 +16,7 @@ from city_pipeline.consume.catalog import PUBLISHED_MARTS
 from city_pipeline.consume.demo import build_demo_warehouse
 from city_pipeline.consume.freshness import source_freshness
 from city_pipeline.consume.warehouse import read_mart
-from city_pipeline.report import ReportInputs, render_report
+from city_pipeline.report import ReportInputs, executive, render_report
 from city_pipeline.settings import load_settings
 
 REPORT_DAY = date(2024, 1, 31)
@@ -161,3 +162,22 @@ def test_executive_panels_match_sql(sql, html):
         day,
     )
     assert shown(html, "pm25_days_over") == over
+
+
+def test_open_cases_on_a_day_when_nothing_was_ever_closed():
+    """The first recorded day: every closed_date is missing, which pandas 3 types differently."""
+    tickets = pd.DataFrame(
+        {
+            "ticket_id": ["a", "b", "c"],
+            "opened_date": [date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)],
+            "closed_date": [None, None, None],
+            "organisations": [["เทศบาล"], [], ["เทศบาล"]],
+            "categories": [["ถนน"], [], ["น้ำท่วม"]],
+            "state": ["รอรับเรื่อง"] * 3,
+            "resolution_hours": [None, None, None],
+        }
+    )
+    panel = executive.open_cases(tickets, date(2024, 1, 2))
+    assert panel["total"] == 2  # the ticket opened after the report day is not counted
+    assert [bucket["count"] for bucket in panel["ages"]] == [2, 0, 0]
+    assert executive.resolution_by_category(tickets, date(2024, 1, 2))["rows"] == []

@@ -101,6 +101,11 @@ def latest_day(
     return pc.max(values).as_py() if len(values) else None
 
 
+def _has_rows(tables: dict[str, pa.Table], mart: str) -> bool:
+    table = tables.get(mart)
+    return table is not None and table.num_rows > 0
+
+
 def source_freshness(
     settings: Settings, tables: dict[str, pa.Table], report_day: date | None
 ) -> list[SourceFreshness]:
@@ -110,6 +115,10 @@ def source_freshness(
         partition, captured_at = last_capture(settings.lake_dir, source)
         mart, column = SOURCE_DATA_COLUMNS.get(source, ("", ""))
         latest = latest_day(tables, mart, column, report_day) if mart else partition
+        if latest is None and partition is not None and _has_rows(tables, mart):
+            # Every published row is dated after the report day (DOPA dates its yearly file at
+            # the year's end): what the report knew is what was captured, on the partition day.
+            latest = min(partition, report_day) if report_day else partition
         lag = max((report_day - latest).days, 0) if report_day and latest else None
         rows.append(
             SourceFreshness(

@@ -24,6 +24,7 @@ from city_pipeline.consume.freshness import SourceFreshness
 from city_pipeline.consume.provenance import banner_lines
 from city_pipeline.consume.validation import ValidationOutcome
 from city_pipeline.report import charts, executive
+from city_pipeline.report.dates import calendar_dates
 from city_pipeline.report.labels import category_label
 from city_pipeline.settings import CityIdentity
 
@@ -84,7 +85,7 @@ def frame(inputs: ReportInputs, mart: str) -> pd.DataFrame:
     result = table.to_pandas()
     for column in ("date", "month"):
         if column in result.columns:
-            result[column] = pd.to_datetime(result[column]).dt.date
+            result[column] = calendar_dates(result[column])
     return result
 
 
@@ -232,7 +233,7 @@ def window_tickets(inputs: ReportInputs, days: int = CHART_DAYS) -> pd.DataFrame
     tickets = frame(inputs, "fct_complaints")
     if tickets.empty or inputs.report_day is None:
         return tickets
-    opened = pd.to_datetime(tickets["opened_date"]).dt.date
+    opened = calendar_dates(tickets["opened_date"])
     first = inputs.report_day - timedelta(days=days - 1)
     return tickets[(opened >= first) & (opened <= inputs.report_day)]
 
@@ -374,7 +375,7 @@ def forecast_rows(inputs: ReportInputs) -> list[dict[str, Any]]:
     data = frame(inputs, "pm25_forecast")
     if data.empty:
         return []
-    data["forecast_date"] = pd.to_datetime(data["forecast_date"]).dt.date
+    data["forecast_date"] = calendar_dates(data["forecast_date"])
     latest = data[data["forecast_date"] == data["forecast_date"].max()]
     latest = latest.sort_values(["scope", "station_id"], key=lambda c: c.map({"city": 0}).fillna(1))
     return [

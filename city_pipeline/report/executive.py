@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from city_pipeline.report.dates import calendar_dates
 from city_pipeline.report.labels import category_label
 
 PM25_STANDARD = 37.5
@@ -30,14 +31,10 @@ PCD_ADVICE = {
 }
 
 
-def _dates(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series).dt.date
-
-
 def tickets_opened(tickets: pd.DataFrame, first: date, last: date) -> int:
     if tickets.empty:
         return 0
-    opened = _dates(tickets["opened_date"])
+    opened = calendar_dates(tickets["opened_date"])
     return int(((opened >= first) & (opened <= last)).sum())
 
 
@@ -119,8 +116,8 @@ def open_cases(tickets: pd.DataFrame, day: date) -> dict[str, Any]:
             "reading_th": "",
             "reading_en": "",
         }
-    opened = _dates(tickets["opened_date"])
-    closed = _dates(tickets["closed_date"])
+    opened = calendar_dates(tickets["opened_date"])
+    closed = calendar_dates(tickets["closed_date"])
     is_open = (opened <= day) & (closed.isna() | (closed > day))
     rows = tickets[is_open].assign(age=[(day - d).days for d in opened[is_open]])
     ages = [
@@ -160,7 +157,7 @@ def resolution_by_category(tickets: pd.DataFrame, day: date, days: int = 90) -> 
     """Median days from report to resolution, per category, of tickets resolved in the window."""
     if tickets.empty:
         return {"rows": [], "reading_th": "", "reading_en": ""}
-    closed = _dates(tickets["closed_date"])
+    closed = calendar_dates(tickets["closed_date"])
     done = tickets[(closed >= day - timedelta(days=days - 1)) & (closed <= day)]
     done = done[done["resolution_hours"].notna()].explode("categories")
     table = (

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from city_pipeline.report.builder import ReportInputs, frame, number
+from city_pipeline.report.dates import calendar_dates
 
 WEEK_DAYS = 7
 TOP_TYPES = 10
@@ -19,7 +20,7 @@ def week_of(data: pd.DataFrame, column: str, report_day: date | None) -> pd.Data
     """Rows of the 7 days up to the report day (or to the newest day in the table)."""
     if data.empty:
         return data
-    days = pd.to_datetime(data[column]).dt.date
+    days = calendar_dates(data[column])
     last = report_day or days.max()
     return data[(days > last - timedelta(days=WEEK_DAYS)) & (days <= last)]
 

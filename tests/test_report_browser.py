@@ -2,8 +2,8 @@
 package through `executable_path`; no browser is downloaded): it loads from file:// with the
 network off, logs no console error, asks for nothing over the network, and draws every chart.
 
-Screenshots (the whole report, each new panel, the summary page) and the summary's A4 PDF are kept
-in `$CITY_PIPELINE_ARTIFACTS`, by default tests/artifacts/ (git-ignored), for a person or CI to keep.
+Screenshots (the whole report, each new panel, the summary page) and the summary's A4 PDF are
+kept in `$CITY_PIPELINE_ARTIFACTS`, by default tests/artifacts/ (git-ignored), for CI to keep.
 """
 
 import os

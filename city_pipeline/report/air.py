@@ -69,5 +69,3 @@ def flag_rows(inputs: ReportInputs, days: int = 7) -> list[dict[str, Any]]:
             "records"
         )
     ]
-
-

@@ -29,6 +29,15 @@ from city_pipeline.settings import load_settings
 
 ARTIFACTS = Path(os.environ.get("CITY_PIPELINE_ARTIFACTS") or Path(__file__).parent / "artifacts")
 CHARTS = ("pm25", "complaints-district", "complaints-category", "backlog", "rain-flood")
+# The data_provenance of a replayed run of every source (consume/provenance.py's shape).
+REPLAYED = {
+    "replayed": True,
+    "note": "replayed",
+    "sources": {
+        source: {"generated": {"days": 91, "ranges": [["2024-01-01", "2024-03-31"]]}}
+        for source in ("air4thai", "ckan", "dopa", "open_meteo", "traffy")
+    },
+}
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -68,6 +77,7 @@ def release_dir(tmp_path_factory) -> Path:
         release_id="20240401T020000.000000Z",
         generated_at="2024-04-01T02:00:00+00:00",
         report_day=report_day,
+        provenance=REPLAYED,  # as after `make run`: the demo banner is part of every page
     )
     for name, html in (
         ("report", render_report(inputs)),
@@ -200,6 +210,7 @@ def test_new_panels_render_in_chromium(browser_context, release_dir):
 def test_summary_prints_on_one_a4_page(browser_context, release_dir):
     page, problems = open_page(browser_context, release_dir / "report" / "summary.html")
     assert page.title().startswith("สรุปสำหรับผู้บริหาร")
+    assert page.locator("#replay-banner li").count() == len(REPLAYED["sources"])
     for selector in ("#summary-kpis", "#summary-week", "#summary-pm25", "#summary-open",
                      "#summary-oldest", "#summary-resolution", "#summary-areas"):  # fmt: skip
         assert page.locator(selector).is_visible(), selector

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from city_pipeline.analyse.aqi import pm25_legend
 from city_pipeline.consume.provenance import banner_lines
-from city_pipeline.report import air, areas, charts, executive
+from city_pipeline.report import air, areas, charts, executive, insights
 from city_pipeline.report.formatting import local_time, number, thai_date
 from city_pipeline.report.inputs import CHART_DAYS, ReportInputs, frame, recent, window_tickets
 from city_pipeline.report.labels import category_label
@@ -347,8 +347,6 @@ def render_report(inputs: ReportInputs) -> str:
         "executive": executive_panels(inputs),
         "areas": areas.panel(inputs),
     }
-    from city_pipeline.report import insights  # imports this module: bound late
-
     context |= insights.context(inputs)
     return environment().get_template("report.html.j2").render(**context)
 

@@ -84,6 +84,7 @@ def test_release_holds_every_output(settings, first_release):
         DATABASE_NAME,
         "datapackage.json",
         "report/index.html",
+        "report/summary.html",
         "validation/index.html",
         "validation/results.json",
         "release.json",

@@ -98,3 +98,15 @@ def test_day_ranges_join_consecutive_days():
     assert day_ranges({date(2024, 1, 3), date(2024, 1, 1), date(2024, 1, 2)}) == [
         ["2024-01-01", "2024-01-03"]
     ]
+
+
+def test_the_printable_summary_carries_the_banner_too(tmp_path, httpserver, live_settings, marts):
+    replayed = load_settings({"CITY_PIPELINE_DATA_DIR": str(tmp_path / "replayed")})
+    run_capture(open_meteo.CAPTURE, DAYS[0], replayed)
+    summary = (publish_release(replayed, marts).path / "report" / "summary.html").read_text("utf-8")
+    assert 'id="replay-banner"' in summary and "2024-01-05" in summary
+    live = live_settings()
+    serve_json(httpserver, archive_payload(live, DAYS[0]))
+    run_capture(open_meteo.CAPTURE, DAYS[0], live)
+    summary = (publish_release(live, marts).path / "report" / "summary.html").read_text("utf-8")
+    assert "replay-banner" not in summary and "Demo data" not in summary

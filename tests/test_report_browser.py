@@ -2,10 +2,12 @@
 package through `executable_path`; no browser is downloaded): it loads from file:// with the
 network off, logs no console error, asks for nothing over the network, and draws every chart.
 
-A screenshot is kept in tests/artifacts/report.png (git-ignored) for a person to look at.
+Screenshots (the whole report, each new panel, the summary page) and the summary's A4 PDF are
+kept in `$CITY_PIPELINE_ARTIFACTS`, by default tests/artifacts/ (git-ignored), for CI to keep.
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -17,11 +19,25 @@ from city_pipeline.consume.demo import build_demo_warehouse
 from city_pipeline.consume.freshness import source_freshness
 from city_pipeline.consume.validation import ExpectationOutcome, ValidationOutcome
 from city_pipeline.consume.warehouse import read_mart
-from city_pipeline.report import ReportInputs, render_report, render_validation_summary
+from city_pipeline.report import (
+    ReportInputs,
+    render_report,
+    render_summary,
+    render_validation_summary,
+)
 from city_pipeline.settings import load_settings
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(os.environ.get("CITY_PIPELINE_ARTIFACTS") or Path(__file__).parent / "artifacts")
 CHARTS = ("pm25", "complaints-district", "complaints-category", "backlog", "rain-flood")
+# The data_provenance of a replayed run of every source (consume/provenance.py's shape).
+REPLAYED = {
+    "replayed": True,
+    "note": "replayed",
+    "sources": {
+        source: {"generated": {"days": 91, "ranges": [["2024-01-01", "2024-03-31"]]}}
+        for source in ("air4thai", "ckan", "dopa", "open_meteo", "traffy")
+    },
+}
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -61,6 +77,7 @@ def release_dir(tmp_path_factory) -> Path:
         release_id="20240401T020000.000000Z",
         generated_at="2024-04-01T02:00:00+00:00",
         report_day=report_day,
+        provenance=REPLAYED,  # as after `make run`: the demo banner is part of every page
     )
     for name, html in (
         ("report", render_report(inputs)),
@@ -68,6 +85,7 @@ def release_dir(tmp_path_factory) -> Path:
     ):
         (root / name).mkdir()
         (root / name / "index.html").write_text(html, encoding="utf-8")
+    (root / "report" / "summary.html").write_text(render_summary(inputs), encoding="utf-8")
     return root
 
 
@@ -130,7 +148,7 @@ def test_report_renders_in_chromium(browser_context, release_dir):
     # Thai text is laid out with real glyphs: a Thai line is as wide as it should be
     title_width = page.locator("header.top h1").evaluate("e => e.getBoundingClientRect().width")
     assert title_width > 200
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / ".gitignore").write_text("*\n", encoding="utf-8")
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     assert (ARTIFACTS / "report.png").stat().st_size > 50_000
@@ -141,4 +159,69 @@ def test_validation_summary_renders_in_chromium(browser_context, release_dir):
     page, problems = open_page(browser_context, release_dir / "validation" / "index.html")
     assert page.locator("section[id^='suite-']").count() == len(PUBLISHED_MARTS)
     page.screenshot(path=str(ARTIFACTS / "validation.png"), full_page=False)
+    assert problems == []
+
+
+# The panels an executive reads, each drawn and screenshotted on its own.
+PANELS = (
+    "#executive",
+    "#panel-week",
+    "#panel-pm25-month",
+    "#panel-open-cases",
+    "#panel-oldest",
+    "#panel-resolution",
+    "#areas",
+    "#complaint-topics",
+    "#complaint-surges",
+)
+
+
+def test_new_panels_render_in_chromium(browser_context, release_dir):
+    page, problems = open_page(browser_context, release_dir / "report" / "index.html")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for selector in PANELS:
+        panel = page.locator(selector)
+        box = panel.bounding_box()
+        assert box and box["width"] > 250 and box["height"] > 80, selector
+        assert panel.locator("p.reading, table").count() > 0, f"{selector} shows no figures"
+        panel.screenshot(path=str(ARTIFACTS / f"panel-{selector[1:]}.png"))
+    assert page.locator("#panel-oldest tbody tr").count() == 10
+    # The schematic map: one circle per subdistrict with tickets, inside the drawing, and the
+    # label that says it is not a map.
+    svg = page.locator('figure[data-chart="map-subdistricts"] svg')
+    frame = svg.bounding_box()
+    assert frame and frame["width"] > 300
+    circles = svg.locator("circle.mark")
+    assert circles.count() >= 1
+    for box in circles.evaluate_all("cs => cs.map(c => c.getBoundingClientRect().toJSON())"):
+        assert box["width"] > 4
+        assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+        assert frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"]
+    assert "schematic, not to scale" in svg.text_content()
+    rate_bars = page.locator('figure[data-chart="complaints-rate"] svg .mark')
+    assert rate_bars.count() >= 1
+    # The report links to the printable summary, and the link resolves to the file next to it.
+    link = page.locator("a.summary-link")
+    assert link.get_attribute("href") == "summary.html"
+    assert (release_dir / "report" / "summary.html").exists()
+    assert problems == []
+
+
+def test_summary_prints_on_one_a4_page(browser_context, release_dir):
+    page, problems = open_page(browser_context, release_dir / "report" / "summary.html")
+    assert page.title().startswith("สรุปสำหรับผู้บริหาร")
+    assert page.locator("#replay-banner li").count() == len(REPLAYED["sources"])
+    for selector in ("#summary-kpis", "#summary-week", "#summary-pm25", "#summary-open",
+                     "#summary-oldest", "#summary-resolution", "#summary-areas"):  # fmt: skip
+        assert page.locator(selector).is_visible(), selector
+    page.screenshot(path=str(ARTIFACTS / "summary.png"), full_page=True)
+    page.emulate_media(media="print")
+    # Laid out for print, the sheet is no taller than an A4 page less the @page margins
+    # (297 mm - 2 x 9 mm at 96 px per inch), and Chromium's own print-to-PDF makes one page.
+    height = page.locator(".sheet").evaluate("e => e.getBoundingClientRect().height")
+    assert 0 < height <= (297 - 18) / 25.4 * 96
+    pdf = page.pdf(format="A4", prefer_css_page_size=True, print_background=True)
+    (ARTIFACTS / "summary.pdf").write_bytes(pdf)
+    pages = re.findall(rb"/Type\s*/Page[^s]", pdf)
+    assert len(pages) == 1
     assert problems == []

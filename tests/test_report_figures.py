@@ -181,3 +181,95 @@ def test_open_cases_on_a_day_when_nothing_was_ever_closed():
     assert panel["total"] == 2  # the ticket opened after the report day is not counted
     assert [bucket["count"] for bucket in panel["ages"]] == [2, 0, 0]
     assert executive.resolution_by_category(tickets, date(2024, 1, 2))["rows"] == []
+
+
+def expected_rates(sql, settings) -> dict[str, float]:
+    """Tickets opened in the window per 1,000 residents, per city area at the finest level DOPA
+    published for the newest month up to the report day: SQL over the marts."""
+    city = settings.city
+    codes = {
+        "subdistrict": list(city.subdistrict_codes),
+        "district": list(city.district_codes),
+        "province": [city.province_code],
+    }
+    for level, ticket_column in (
+        ("subdistrict", "subdistrict_code"),
+        ("district", "district_code"),
+        ("province", "province_code"),
+    ):
+        rows = sql(
+            f"with month as (select max(month) as m from mart_population where month <= $1) "
+            f"select p.admin_code, p.total, (select count(*) from fct_complaints t "
+            f"where t.{ticket_column} = p.admin_code and t.opened_date between $2 and $1) "
+            f"from mart_population p, month where p.month = month.m and p.level = $3 "
+            f"and list_contains($4, p.admin_code)",
+            REPORT_DAY,
+            WINDOW_START,
+            level,
+            codes[level],
+        )
+        if rows:
+            return {code: (tickets, total) for code, total, tickets in rows}
+    raise AssertionError("no population for the city")
+
+
+def test_complaints_per_1000_residents_match_sql(sql, html, tables, tmp_path):
+    settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(tmp_path)})
+    expected = expected_rates(sql, settings)
+    for code, (tickets, residents) in expected.items():
+        assert shown(html, f"rate_{code}") == round(tickets / residents * 1000, 2)
+    tickets = sum(t for t, _ in expected.values())
+    residents = sum(r for _, r in expected.values())
+    assert tickets > 0
+    assert shown(html, "complaints_per_1000") == round(tickets / residents * 1000, 2)
+    # The demo publishes population to the district only: the panel must say so.
+    [(finest,)] = sql("select count(*) from mart_population where level = 'subdistrict'")
+    if finest == 0:
+        assert "goes down to the district only" in html
+
+
+def test_summary_page_figures_match_sql(sql, tables, html, tmp_path):
+    from city_pipeline.report import render_summary
+
+    settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(tmp_path)})
+    summary = render_summary(
+        ReportInputs(
+            city=settings.city,
+            tables=tables,
+            validations=[],
+            freshness=source_freshness(settings, tables, REPORT_DAY),
+            release_id="r",
+            generated_at="2024-02-01T02:15:00+00:00",
+            report_day=REPORT_DAY,
+        )
+    )
+    [(opened,)] = sql("select count(*) from fct_complaints where opened_date = ?", REPORT_DAY)
+    [(open_tickets,)] = sql(
+        "select count(*) from fct_complaints where opened_date <= $1 "
+        "and (closed_date is null or closed_date > $1)",
+        REPORT_DAY,
+    )
+    [(this_week,)] = sql(
+        "select count(*) from fct_complaints where opened_date between ? and ?",
+        REPORT_DAY - timedelta(days=6),
+        REPORT_DAY,
+    )
+    [(over,)] = sql(
+        "select count(*) from mart_city_daily where date between ? and ? and pm25_city_mean > 37.5",
+        REPORT_DAY.replace(day=1),
+        REPORT_DAY,
+    )
+    expected = expected_rates(sql, settings)
+    rate = round(
+        sum(t for t, _ in expected.values()) / sum(r for _, r in expected.values()) * 1000, 2
+    )
+    assert shown(summary, "complaints_opened") == opened
+    assert shown(summary, "complaints_backlog") == open_tickets
+    assert shown(summary, "week_this_week_complaints") == this_week
+    assert shown(summary, "pm25_days_over") == over
+    assert shown(summary, "complaints_per_1000") == rate
+    assert sum(shown(summary, f"open_age_{n}") for n in (1, 2, 3)) == open_tickets
+    # The summary and the full report show the same figures.
+    for figure in re.findall(r'data-figure="([\w]+)"', summary):
+        assert shown(summary, figure) == shown(html, figure), figure
+    assert 'href="index.html"' in summary and 'href="summary.html"' in html

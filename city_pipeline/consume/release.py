@@ -8,6 +8,7 @@
           city_marts.duckdb            every mart as a table, for analysts
           datapackage.json             Frictionless Data Package (TH/EN)
           report/index.html            the offline report
+          report/summary.html          the one-page executive summary (prints on one A4 page)
           validation/index.html, validation/results.json
           release.json                 manifest: row counts, sha256 of every file
       current -> releases/<release-id>  symlink, switched atomically
@@ -557,7 +558,12 @@ def _write_report(
     created: str,
     provenance: Mapping[str, Any] | None = None,
 ) -> None:
-    from city_pipeline.report import ReportInputs, render_report, render_validation_summary
+    from city_pipeline.report import (
+        ReportInputs,
+        render_report,
+        render_summary,
+        render_validation_summary,
+    )
 
     tables = LazyTables({m.spec.name: m for m in marts})  # the report reads the small marts
     report_day = latest_report_day(marts)
@@ -575,6 +581,7 @@ def _write_report(
     )
     (staging / "report").mkdir()
     (staging / "report" / "index.html").write_text(render_report(inputs), encoding="utf-8")
+    (staging / "report" / "summary.html").write_text(render_summary(inputs), encoding="utf-8")
     (staging / "validation").mkdir()
     (staging / "validation" / "index.html").write_text(
         render_validation_summary(inputs), encoding="utf-8"

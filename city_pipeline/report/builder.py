@@ -7,44 +7,26 @@ attachment. Labels are Thai first, English second; dates show the Buddhist Era y
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 import pandas as pd
-import pyarrow as pa
 from markupsafe import Markup
 
 from city_pipeline.analyse.aqi import pm25_legend
-from city_pipeline.consume.freshness import SourceFreshness
 from city_pipeline.consume.provenance import banner_lines
-from city_pipeline.consume.validation import ValidationOutcome
-from city_pipeline.report import charts, executive
-from city_pipeline.report.dates import calendar_dates
+from city_pipeline.report import air, areas, charts, executive, insights
+from city_pipeline.report.formatting import local_time, number, thai_date
+from city_pipeline.report.inputs import CHART_DAYS, ReportInputs, frame, recent, window_tickets
 from city_pipeline.report.labels import category_label
-from city_pipeline.settings import CityIdentity
 
-CHART_DAYS = 90
+__all__ = ["ReportInputs", "frame", "number", "recent", "render_report", "thai_date"]
+
 PM25_STANDARD = 37.5
 FLOOD_WORD = "น้ำท่วม"
-THAI_MONTHS_FULL = (
-    "มกราคม",
-    "กุมภาพันธ์",
-    "มีนาคม",
-    "เมษายน",
-    "พฤษภาคม",
-    "มิถุนายน",
-    "กรกฎาคม",
-    "สิงหาคม",
-    "กันยายน",
-    "ตุลาคม",
-    "พฤศจิกายน",
-    "ธันวาคม",
-)
 AQI_COLOUR_HEX = {
     "blue": "#3BCCFF",
     "green": "#92D050",
@@ -52,55 +34,6 @@ AQI_COLOUR_HEX = {
     "orange": "#FFA200",
     "red": "#F04646",
 }
-
-
-@dataclass(frozen=True)
-class ReportInputs:
-    city: CityIdentity
-    tables: dict[str, pa.Table]
-    validations: list[ValidationOutcome]
-    freshness: list[SourceFreshness]
-    release_id: str
-    generated_at: str
-    report_day: date | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    # Held-back marts shown in their last good version: mart -> hold record (consume/release.py).
-    stale: dict[str, Any] = field(default_factory=dict)
-    # Rows quarantined at capture, per raw table (capture.quarantine_counts).
-    quarantined: dict[str, int] = field(default_factory=dict)
-    # Which sources and days were replayed/generated, not live (consume/provenance.py).
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-
-def thai_date(day: date | None) -> str:
-    if day is None:
-        return "—"
-    return f"{day.day} {THAI_MONTHS_FULL[day.month - 1]} {day.year + 543} · {day:%-d %B %Y}"
-
-
-def frame(inputs: ReportInputs, mart: str) -> pd.DataFrame:
-    table = inputs.tables.get(mart)
-    if table is None:
-        return pd.DataFrame()
-    result = table.to_pandas()
-    for column in ("date", "month"):
-        if column in result.columns:
-            result[column] = calendar_dates(result[column])
-    return result
-
-
-def recent(data: pd.DataFrame, report_day: date | None, days: int = CHART_DAYS) -> pd.DataFrame:
-    if data.empty or "date" not in data.columns or report_day is None:
-        return data
-    first = report_day - timedelta(days=days - 1)
-    return data[(data["date"] >= first) & (data["date"] <= report_day)]
-
-
-def number(value: Any, digits: int = 0, unit: str = "") -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
-        return "—"
-    text = f"{float(value):,.{digits}f}"
-    return f"{text} {unit}".strip()
 
 
 # --- sections ------------------------------------------------------------------------------
@@ -228,43 +161,11 @@ def pm25_chart(inputs: ReportInputs) -> tuple[Markup, Markup]:
     return Markup(svg), Markup(charts.legend(entries))
 
 
-def window_tickets(inputs: ReportInputs, days: int = CHART_DAYS) -> pd.DataFrame:
-    """Distinct tickets (fct_complaints, one row each) opened in the chart window."""
-    tickets = frame(inputs, "fct_complaints")
-    if tickets.empty or inputs.report_day is None:
-        return tickets
-    opened = calendar_dates(tickets["opened_date"])
-    first = inputs.report_day - timedelta(days=days - 1)
-    return tickets[(opened >= first) & (opened <= inputs.report_day)]
-
-
-def area_names(inputs: ReportInputs, level: str) -> dict[str, str]:
-    """admin code -> "ชื่อไทย · English name" at one level of dim_admin_area."""
-    areas = frame(inputs, "dim_admin_area")
-    if areas.empty:
-        return {}
-    areas = areas[areas["level"] == level]
-    return {
-        r.admin_code: f"{r.name_th or r.admin_code} · {r.name_en or r.admin_code}"
-        for r in areas.itertuples()
-    }
-
-
-def tickets_by_area(inputs: ReportInputs) -> pd.Series:
-    """Tickets opened in the window per subdistrict (ตำบล), each ticket once."""
-    tickets = window_tickets(inputs)
-    if tickets.empty:
-        return pd.Series(dtype=float)
-    names = area_names(inputs, "subdistrict")
-    labels = tickets["subdistrict_code"].map(lambda c: names.get(c, c) if c else None)
-    return labels.fillna("ไม่ทราบพื้นที่ · Unknown area").value_counts()
-
-
 def complaints_by(inputs: ReportInputs, key: str) -> Markup:
     chart_id = f"chart-complaints-{key}"
     if key == "district":
         title = "เรื่องร้องเรียนตามตำบล · Complaints by subdistrict"
-        totals = tickets_by_area(inputs)
+        totals = areas.tickets_by_area(inputs)
         color = "#1f5fa8"
     else:
         title = "เรื่องร้องเรียนตามประเภท · Complaints by category"
@@ -355,68 +256,6 @@ def rain_vs_flood(inputs: ReportInputs) -> tuple[Markup, Markup]:
     return Markup(svg), Markup(legend)
 
 
-METHOD_LABELS = {
-    "model": "ตัวแบบ · model",
-    "persistence": "ค่าเมื่อวาน · persistence",
-    "mixed": "ผสม · mixed",
-}
-FLAG_LABELS = {
-    "negative": "ค่าติดลบ · negative value",
-    "out_of_range": "ค่านอกช่วง · out of range",
-    "pm25_above_pm10": "PM2.5 สูงกว่า PM10 · PM2.5 above PM10",
-    "flatline": "ค่าคงที่ผิดปกติ · flat line",
-    "spike": "ค่ากระโดด · spike",
-    "regional_divergence": "ต่างจากค่ากลางภูมิภาค · far from the regional median",
-}
-
-
-def forecast_rows(inputs: ReportInputs) -> list[dict[str, Any]]:
-    """Tomorrow's PM2.5 per station and for the city (the newest forecast day published)."""
-    data = frame(inputs, "pm25_forecast")
-    if data.empty:
-        return []
-    data["forecast_date"] = calendar_dates(data["forecast_date"])
-    latest = data[data["forecast_date"] == data["forecast_date"].max()]
-    latest = latest.sort_values(["scope", "station_id"], key=lambda c: c.map({"city": 0}).fillna(1))
-    return [
-        {
-            "day": thai_date(row["forecast_date"]),
-            "where": "ทั้งเมือง · city" if row["scope"] == "city" else row["station_id"],
-            "value": number(row["pm25_forecast"], 1),
-            "interval": f"{number(row['pm25_lower'], 1)} – {number(row['pm25_upper'], 1)}",
-            "colour": row.get("aqi_colour_hex") or "",
-            "category": f"{row.get('aqi_category_th') or ''} · {row.get('aqi_category_en') or ''}",
-            "method": METHOD_LABELS.get(row["method"], row["method"]),
-            "version": row["model_version"],
-        }
-        for row in latest.to_dict("records")
-    ]
-
-
-def flag_rows(inputs: ReportInputs, days: int = 7) -> list[dict[str, Any]]:
-    """Sensors flagged in the last `days` days of the report (advice; AQI figures unchanged)."""
-    data = frame(inputs, "air_sensor_flags")
-    if data.empty:
-        return []
-    if inputs.report_day is not None:
-        data = data[data["date"] > inputs.report_day - timedelta(days=days)]
-    summary = data.groupby(["station_id", "reason"], as_index=False).agg(
-        days=("date", "nunique"), hours=("hours_flagged", "sum"), last=("date", "max")
-    )
-    return [
-        {
-            "station": row["station_id"],
-            "reason": FLAG_LABELS.get(row["reason"], row["reason"]),
-            "days": int(row["days"]),
-            "hours": int(row["hours"]),
-            "last": row["last"].isoformat(),
-        }
-        for row in summary.sort_values(["last", "station_id"], ascending=[False, True]).to_dict(
-            "records"
-        )
-    ]
-
-
 def validation_rows(inputs: ReportInputs) -> list[dict[str, Any]]:
     return [
         {
@@ -454,18 +293,6 @@ def stylesheet() -> Markup:
     return Markup(css.read_text(encoding="utf-8"))
 
 
-def local_time(inputs: ReportInputs, timestamp: str) -> str:
-    """A UTC ISO timestamp as the city's local time, the date in BE with the Gregorian beside."""
-    try:
-        moment = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return timestamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(ZoneInfo(inputs.city.timezone))
-    return f"{thai_date(local.date())} {local:%H:%M} น. ({inputs.city.timezone})"
-
-
 def common_context(inputs: ReportInputs) -> dict[str, Any]:
     """What every page shows: the city, the demo-data banner, the generation time."""
     return {
@@ -473,7 +300,7 @@ def common_context(inputs: ReportInputs) -> dict[str, Any]:
         "inputs": inputs,
         "css": stylesheet(),
         "provenance_lines": banner_lines(inputs.provenance),
-        "generated_local": local_time(inputs, inputs.generated_at),
+        "generated_local": local_time(inputs.generated_at, inputs.city.timezone),
     }
 
 
@@ -510,17 +337,16 @@ def render_report(inputs: ReportInputs) -> str:
         "backlog_svg": backlog_chart(inputs),
         "rain_svg": rain_svg,
         "rain_legend": rain_legend,
-        "forecast": forecast_rows(inputs),
-        "flags": flag_rows(inputs),
+        "forecast": air.forecast_rows(inputs),
+        "flags": air.flag_rows(inputs),
         "freshness": inputs.freshness,
         "validations": validation_rows(inputs),
         "all_valid": all(v.success for v in inputs.validations),
         "counting_start": counting_start(inputs),
         "window_total": len(window_tickets(inputs)),
         "executive": executive_panels(inputs),
+        "areas": areas.panel(inputs),
     }
-    from city_pipeline.report import insights  # imports this module: bound late
-
     context |= insights.context(inputs)
     return environment().get_template("report.html.j2").render(**context)
 

@@ -360,9 +360,17 @@ def area_chart(
 
 
 def horizontal_bars(
-    items: Sequence[tuple[str, float]], *, title: str, chart_id: str, color: str, value_label: str
+    items: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    chart_id: str,
+    color: str,
+    value_label: str,
+    digits: int | None = None,
 ) -> str:
-    """Ranked horizontal bars with the label on the left and the value at the bar's end."""
+    """Ranked horizontal bars with the label on the left and the value at the bar's end
+    (`digits` decimals when given, else as `fmt` writes it)."""
+    show = fmt if digits is None else (lambda v: f"{v:,.{digits}f}")
     items = [(label, value) for label, value in items if value is not None]
     if not items:
         return empty_chart(title, chart_id, "ไม่มีข้อมูล · No data")
@@ -382,11 +390,11 @@ def horizontal_bars(
         parts.append(
             f'<rect class="mark bar" x="{label_width}" y="{y + 3}" width="{width:.1f}" '
             f'height="{row - 8}" rx="3" fill="{color}"><title>{escape(label)}: '
-            f"{fmt(value)} {escape(value_label)}</title></rect>"
+            f"{show(value)} {escape(value_label)}</title></rect>"
         )
         parts.append(
             f'<text class="value" x="{label_width + width + 6:.1f}" y="{y + 15}">'
-            f"{fmt(value)}</text>"
+            f"{show(value)}</text>"
         )
     parts.append(
         f'<text class="axis-label" x="{label_width}" y="{height - 6}">'

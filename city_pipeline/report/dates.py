@@ -1,4 +1,4 @@
-"""Calendar dates from mart columns: the one way the report turns date columns into days."""
+"""Calendar dates from mart columns: the one way the report turns DATE/TIMESTAMP into days."""
 
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from city_pipeline.report.builder import ReportInputs, frame, number
 from city_pipeline.report.dates import calendar_dates
+from city_pipeline.report.formatting import number
+from city_pipeline.report.inputs import ReportInputs, frame
 
 WEEK_DAYS = 7
 TOP_TYPES = 10

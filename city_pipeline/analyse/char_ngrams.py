@@ -129,7 +129,7 @@ def transform(vectoriser: TfidfVectorizer, texts: Sequence[str]) -> csr_matrix:
     codes, lengths = _code_points(_padded(texts))
     alphabet = np.union1d(np.union1d(_distinct(codes), _distinct(term_codes)), [SPACE])
     alphabet = alphabet.astype(np.uint32)
-    if not _fits(alphabet, ngram_range[1]) or vectoriser.lowercase is not True:
+    if not _fits(alphabet, ngram_range[1]) or not _plain_char_wb(vectoriser):
         return vectoriser.transform(texts)
     base = len(alphabet) + 1
     rows, keys = _ngram_keys(_symbolise(codes, alphabet), lengths, ngram_range, base)
@@ -144,6 +144,15 @@ def transform(vectoriser: TfidfVectorizer, texts: Sequence[str]) -> csr_matrix:
     counts.sum_duplicates()
     counts.sort_indices()
     return vectoriser._tfidf.transform(counts, copy=False)
+
+
+def _plain_char_wb(vectoriser: TfidfVectorizer) -> bool:
+    """Whether the vectoriser's n-grams are the ones counted here (no custom preprocessing)."""
+    v = vectoriser
+    return (
+        v.analyzer == "char_wb" and v.lowercase is True and v.preprocessor is None
+        and v.strip_accents is None and not v.binary
+    )  # fmt: skip
 
 
 def _vocabulary_terms(vectoriser: TfidfVectorizer) -> list[str]:

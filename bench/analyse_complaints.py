@@ -4,8 +4,9 @@ The warehouse is built in a child process (`python -m bench.analyse_complaints b
 so the parent's peak RSS is that of the models alone: the size's tickets spread evenly over its
 days, texts and types resampled from the real tagged tickets in data/history, 180 subdistricts,
 points in Bangkok. The analyse tables are left as the previous night would leave them: every
-ticket opened before the last day is classified; the tickets seen again on the last day (opened
-in its 3 days) changed since, and one in 20 of them has an edited text. Tonight's run then
+ticket opened before the last day is classified and published in complaint_insights; the
+tickets seen again on the last day (opened in its 3 days) changed since, and one in 20 of them
+has an edited text. Tonight's run then
 classifies the new and edited tickets, re-links duplicates over the last 7 days, rebuilds
 complaint_insights and recomputes surges over the last 14 days.
 """
@@ -98,6 +99,9 @@ def build(size_name: str, data_dir: str) -> dict[str, Any]:
         params = [size.start, size.days, size.tickets, size.tickets, SUBDISTRICTS, end, len(texts)]
         con.execute(TICKETS_SQL, params)
         con.execute(PREVIOUS_NIGHT_SQL.replace("$end", f"date '{end}'"))
+        # The published table as the previous night left it (built whole only on a first run).
+        everything = analyse_complaints.INSIGHTS_SELECT.format(where="true")
+        con.execute(f"create table {analyse_complaints.INSIGHTS} as {everything}")
     # The surge table of the previous nights: the first-run path over all history, timed.
     (found, _, _), surges = timed(lambda: analyse_surges.find_surges(settings))
     analyse.replace_table(settings, "complaint_surges", found[analyse_surges.SURGE_TABLE_COLUMNS])

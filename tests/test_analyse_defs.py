@@ -146,6 +146,12 @@ def test_a_failing_analyse_step_holds_back_only_its_mart(data_dir):
     # The classifier in service is damaged: tonight's inference fails.
     version = store.current_version(data_dir / "models", analyse_complaints.MODEL_NAME)
     (data_dir / "models" / "complaint_types" / version / store.ARTIFACT).write_bytes(b"garbage")
+    with duckdb.connect(str(data_dir / "warehouse" / "city.duckdb")) as con:  # an edited ticket
+        con.execute(
+            "update marts.fct_complaints set description = description || ' แก้ไข', "
+            "last_seen_date = last_seen_date + 1 "
+            "where ticket_id = (select min(ticket_id) from marts.fct_complaints)"
+        )
     nightly = [a for a in assets if a.key != analyse_complaints.TYPE_MODEL_KEY]
     nightly = [a for a in nightly if a.key != analyse.MODEL_KEY]
     result = published(data_dir, *nightly)

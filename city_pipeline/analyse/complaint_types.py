@@ -14,6 +14,7 @@ fitted vocabulary or a model card.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterable, Sequence
 from itertools import product
@@ -29,6 +30,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from city_pipeline.analyse import char_ngrams
 from city_pipeline.consume.privacy import scrub_series
 from city_pipeline.settings import PROJECT_ROOT
 
@@ -127,7 +129,16 @@ def predict_proba(model: Pipeline, texts: Sequence[str]) -> np.ndarray:
         return np.zeros((0, len(model.label_names_)))
     batches = range(0, len(texts), PREDICT_BATCH)
     with single_threaded():
-        return np.vstack([model.predict_proba(texts[i : i + PREDICT_BATCH]) for i in batches])
+        return np.vstack([_batch_proba(model, texts[i : i + PREDICT_BATCH]) for i in batches])
+
+
+def _batch_proba(model: Pipeline, texts: list[str]) -> np.ndarray:
+    """`model.predict_proba(texts)`, with the TF-IDF step counted by `char_ngrams` (the same
+    matrix, without sklearn's Python n-gram loop)."""
+    vectoriser = model.steps[0][1]
+    if len(model.steps) != 2 or getattr(vectoriser, "analyzer", None) != "char_wb":
+        return model.predict_proba(texts)
+    return model.steps[1][1].predict_proba(char_ngrams.transform(vectoriser, texts))
 
 
 def single_threaded():
@@ -190,6 +201,34 @@ def classify_complaints(model: Pipeline, complaints: pd.DataFrame) -> pd.DataFra
 def _as_list(value: object) -> list:
     """A mart list cell (list, numpy array from Arrow, or NULL) as a list."""
     return list(value) if pd.api.types.is_list_like(value) else []
+
+
+# -- storage --------------------------------------------------------------------------------------
+
+# skops stores a dict item by item: the n-gram vocabulary made loading take 1-3 s. Stored as one
+# numpy array of terms (in column order) it loads in milliseconds (docs/analysis.md, "Cost").
+STORED_TERMS = "vocabulary_terms_"
+
+
+def for_storage(model: Pipeline) -> Pipeline:
+    """A copy of `model` whose vectoriser keeps its vocabulary as an array of terms."""
+    vectoriser = copy.copy(model.steps[0][1])
+    vocabulary = vectoriser.__dict__.pop("vocabulary_")
+    terms = np.empty(len(vocabulary), dtype=object)
+    terms[list(vocabulary.values())] = list(vocabulary.keys())
+    setattr(vectoriser, STORED_TERMS, terms.astype(str))
+    stored = copy.copy(model)
+    stored.steps = [(model.steps[0][0], vectoriser), *model.steps[1:]]
+    return stored
+
+
+def from_storage(model: Pipeline) -> Pipeline:
+    """The vocabulary dict back from the stored terms (a model stored whole is returned as is)."""
+    vectoriser = model.steps[0][1]
+    terms = vectoriser.__dict__.pop(STORED_TERMS, None)
+    if terms is not None:
+        vectoriser.vocabulary_ = dict(zip(terms.tolist(), range(len(terms)), strict=True))
+    return model
 
 
 # -- scoring ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Near-duplicate complaints: the same problem reported several times.
 
 Two tickets are duplicates when they are close in space (`max_metres`), in time (`max_days`) and in
-wording (cosine similarity of character n-gram TF-IDF vectors >= `min_similarity`). Duplicates form
+wording (cosine similarity of character n-gram TF-IDF vectors >= `min_similarity`; the IDF is
+fitted on the texts being compared). Duplicates form
 groups (a chain A~B~C is one group, even if A and C alone would not match); every ticket of a group
 but the earliest gets `duplicate_of` = the earliest ticket's id.
 
@@ -17,9 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.neighbors import KDTree
 
+from city_pipeline.analyse import char_ngrams
 from city_pipeline.analyse.complaint_types import prepare_texts
 
 MAX_METRES = 100.0
@@ -28,6 +29,8 @@ MAX_DAYS = 3.0
 # at the same spot below it (docs/analysis.md, "Complaints").
 MIN_SIMILARITY = 0.5
 EARTH_RADIUS_METRES = 6_371_000.0
+# Character n-grams compared (sklearn's char_wb, counted by char_ngrams without a Python loop).
+NGRAM_RANGE = (2, 4)
 
 
 def _space_time_points(
@@ -55,14 +58,14 @@ def candidate_pairs(points: np.ndarray, max_metres: float) -> tuple[np.ndarray, 
     return left[close], right[close]
 
 
-def text_similarity(texts: pd.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Cosine similarity of each (left, right) pair of texts (TF-IDF rows are L2-normalised).
-    Only the texts that are in some pair are vectorised."""
+def text_similarity(descriptions: pd.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each (left, right) pair of descriptions (TF-IDF rows are
+    L2-normalised). Only the descriptions in some pair are scrubbed and vectorised."""
     if len(left) == 0:
         return np.empty(0)
     involved = np.unique(np.concatenate([left, right]))
-    vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
-    vectors = vectoriser.fit_transform(texts.iloc[involved])
+    texts = prepare_texts(descriptions.iloc[involved].reset_index(drop=True))
+    vectors = char_ngrams.tfidf(list(texts), NGRAM_RANGE)
     rows_left, rows_right = np.searchsorted(involved, left), np.searchsorted(involved, right)
     return np.asarray(vectors[rows_left].multiply(vectors[rows_right]).sum(axis=1)).ravel()
 
@@ -79,17 +82,20 @@ def find_duplicates(
     result = pd.DataFrame(
         {
             "ticket_id": complaints["ticket_id"].to_numpy(),
-            "duplicate_of": pd.Series([None] * len(complaints), dtype="string").to_numpy(),
+            # A string column even when all NULL: written to DuckDB it must stay VARCHAR.
+            "duplicate_of": pd.array([None] * len(complaints), dtype="string"),
             "similarity": np.nan,
         }
     )
     opened_at = pd.to_datetime(complaints["opened_at"], utc=True, format="mixed")
-    texts = prepare_texts(complaints["description"])
+    descriptions = complaints["description"].astype("string")
+    # Scrubbing never empties a text, so "has text" is read off the raw description; only the
+    # texts of candidate pairs are scrubbed and vectorised (text_similarity).
     usable = (
         complaints["lat"].notna().to_numpy()
         & complaints["lon"].notna().to_numpy()
         & opened_at.notna().to_numpy()
-        & (texts.str.len() > 0).to_numpy()
+        & (descriptions.fillna("").str.strip().str.len() > 0).to_numpy(dtype=bool)
     )
     rows = np.flatnonzero(usable)
     if len(rows) < 2:
@@ -101,7 +107,7 @@ def find_duplicates(
         metres_per_day=max_metres / max_days,
     )
     left, right = candidate_pairs(points, max_metres)
-    similarity = text_similarity(texts.iloc[rows].reset_index(drop=True), left, right)
+    similarity = text_similarity(descriptions.iloc[rows].reset_index(drop=True), left, right)
     similar = similarity >= min_similarity
     left, right, similarity = left[similar], right[similar], similarity[similar]
     _link_to_earliest(result, rows, opened_at.iloc[rows], left, right, similarity)

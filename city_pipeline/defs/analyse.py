@@ -121,7 +121,7 @@ def replace_table(
             "select count(*) from information_schema.tables where table_schema = ? "
             "and table_name = ?",
             [SCHEMA, name],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not exists:
             connection.execute(f"create table {table} as select * from incoming")
         elif key is None:

@@ -105,7 +105,8 @@ def train_types(settings: Settings, train_path=None, test_path=None):
         else None
     )
     accepted, reasons = judge_types(card, old)
-    store.save(settings.models_dir, card, model, make_current=accepted or old is None)
+    stored = complaint_types.for_storage(model)
+    store.save(settings.models_dir, card, stored, make_current=accepted or old is None)
     return card, old, accepted, reasons
 
 
@@ -152,6 +153,12 @@ def complaint_type_model(context: dg.AssetExecutionContext, city: CityResource):
             )
         ],
     )
+
+
+def load_classifier(settings: Settings):
+    """The classifier in service, ready to predict, and its card."""
+    stored, card = store.load(settings.models_dir, MODEL_NAME)
+    return complaint_types.from_storage(stored), card
 
 
 # -- nightly: types and duplicates per ticket --------------------------------------------------
@@ -254,8 +261,8 @@ def classify_and_link(context: dg.AssetExecutionContext, settings: Settings) -> 
     changed = seen[seen["previous_md5"].isna() | (seen["text_md5"] != seen["previous_md5"])]
     version = store.current_version(settings.models_dir, MODEL_NAME)
     model = None
-    if len(changed):  # loading the vocabulary takes seconds: only when there is text to read
-        model, card = store.load(settings.models_dir, MODEL_NAME)
+    if len(changed):
+        model, card = load_classifier(settings)
         version = card.version
     typed = predictions(model, version, changed)
     recent = recent_tickets(

@@ -33,7 +33,8 @@ def table_exists(connection: duckdb.DuckDBPyConnection, name: str, schema: str =
     query = (
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
     )
-    return connection.execute(query, [schema, name]).fetchone()[0] > 0
+    # fetchall: a fetchone() leaves the result open, and DuckDB 2.0 then refuses `register`.
+    return connection.execute(query, [schema, name]).fetchall()[0][0] > 0
 
 
 def recent_tickets(

@@ -197,17 +197,25 @@ def _postgres(config: Mapping[str, Any]) -> Any:
 
     if "postgres_url" in config:
         url = str(_env(config["postgres_url"])).replace("postgresql+psycopg2://", "postgresql://")
-        return psycopg2.connect(url)
-    db = config["postgres_db"]
-    params = {k: _env(v) for k, v in (db.get("params") or {}).items()}
-    return psycopg2.connect(
-        host=_env(db["hostname"]),
-        port=int(_env(db.get("port", 5432))),
-        dbname=_env(db["db_name"]),
-        user=_env(db["username"]),
-        password=_env(db.get("password", "")),
-        **params,
-    )
+        arguments: dict[str, Any] = {"dsn": url}
+        where = "postgres_url"
+    else:
+        db = config["postgres_db"]
+        arguments = {
+            "host": _env(db["hostname"]),
+            "port": int(_env(db.get("port", 5432))),
+            "dbname": _env(db["db_name"]),
+            "user": _env(db["username"]),
+            "password": _env(db.get("password", "")),
+            **{k: _env(v) for k, v in (db.get("params") or {}).items()},
+        }
+        where = f"{arguments['host']}:{arguments['port']}/{arguments['dbname']}"
+    try:
+        return psycopg2.connect(**arguments)
+    except psycopg2.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = f"cannot read the Dagster instance in PostgreSQL ({where}): {reason}"
+        raise ConfigError(message) from None
 
 
 def _sqlite(path: Path) -> sqlite3.Connection | None:

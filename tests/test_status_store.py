@@ -143,3 +143,17 @@ def test_postgres_values_come_from_the_environment(tmp_path, monkeypatch):
     )
     with pytest.raises(ConfigError, match="DAGSTER_PG_HOST is not set"):
         open_store(tmp_path)
+
+
+def test_an_unreachable_postgres_is_one_line(tmp_path, monkeypatch):
+    from city_pipeline.settings import ConfigError
+
+    monkeypatch.setenv("DAGSTER_PG_PORT", "9")  # nothing listens on the discard port
+    (tmp_path / "dagster.yaml").write_text(
+        "storage:\n  postgres:\n    postgres_db:\n      hostname: 127.0.0.1\n"
+        "      port: {env: DAGSTER_PG_PORT}\n      db_name: x\n      username: y\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"PostgreSQL \(127.0.0.1:9/x\): ") as raised:
+        open_store(tmp_path)
+    assert "\n" not in str(raised.value)

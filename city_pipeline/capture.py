@@ -362,15 +362,3 @@ def split_by_partition(table: pa.Table, column: str, keys: Iterable[Any]) -> dic
     if start != table.num_rows:  # rows of a partition not asked for: never drop them silently
         raise ValueError(f"a window's rows hold {column} values outside its partitions")
     return {key: parts[key] for key in keys}
-
-
-def quarantine_counts(lake_dir: Path) -> dict[str, int]:
-    """Quarantined values per quarantine table, over every partition of the lake (read from the
-    Parquet footers: no data is scanned)."""
-    import pyarrow.parquet as pq
-
-    counts: dict[str, int] = {}
-    for path in sorted((lake_dir / "raw").glob("quarantine_*/date=*/*.parquet")):
-        table = path.parent.parent.name
-        counts[table] = counts.get(table, 0) + pq.ParquetFile(path).metadata.num_rows
-    return {table: rows for table, rows in counts.items() if rows}

@@ -264,20 +264,20 @@ def command_run(args: argparse.Namespace) -> int:
 def command_status(args: argparse.Namespace) -> int:
     settings = prepare_environment(args)
 
-    import dagster as dg
-
     from city_pipeline import status
     from city_pipeline.status_catalog import load_catalog
+    from city_pipeline.status_store import open_store
 
     catalog = load_catalog(settings)  # cached: building the definitions takes most of 20 s
     title = (
         f"city-pipeline status: {settings.city.name_en} ({settings.city.name_th}), "
         f"times in {settings.city.timezone}"
     )
-    with dg.DagsterInstance.get() as instance:
+    # Dagster's storage tables read directly: opening a DagsterInstance costs seconds.
+    with open_store(Path(os.environ["DAGSTER_HOME"])) as store:
         text, code = status.report(
             catalog,
-            instance,
+            store,
             settings.city.timezone,
             title,
             args.json,

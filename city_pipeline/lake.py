@@ -346,3 +346,13 @@ def latest_batch(lake_dir: Path, source: str, day: date) -> LandingBatch | None:
     files = [landed_file(path) for path in paths]
     metadata = marker.get("metadata") or {}  # markers before batches carried metadata: none
     return LandingBatch(lake_dir, source, day, batch_id=newest, files=files, metadata=metadata)
+
+
+def quarantine_counts(lake_dir: Path) -> dict[str, int]:
+    """Quarantined values per quarantine table, over every partition of the lake (read from the
+    Parquet footers: no data is scanned)."""
+    counts: dict[str, int] = {}
+    for path in sorted((lake_dir / "raw").glob("quarantine_*/date=*/*.parquet")):
+        table = path.parent.parent.name
+        counts[table] = counts.get(table, 0) + pq.ParquetFile(path).metadata.num_rows
+    return {table: rows for table, rows in counts.items() if rows}

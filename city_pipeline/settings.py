@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -117,7 +117,9 @@ class CityIdentity(Strict):
         return codes
 
 
-Cadence = Literal["hourly", "daily", "weekly", "monthly"]
+# Which job captures a source and how its partitions and freshness rule are cut
+# (city_pipeline/freshness.py): the nightly job, one partition a day, or the monthly job.
+Cadence = Literal["daily", "monthly"]
 
 
 class SourceSettings(Strict):
@@ -134,6 +136,16 @@ class SourceSettings(Strict):
     # Rows whose values do not type are quarantined (raw/quarantine_<capture>); past this share
     # of a partition's rows the partition fails instead (a changed format, not a few bad rows).
     quarantine_max_share: float = Field(default=0.05, ge=0, le=1)
+
+    @field_validator("cadence", mode="before")
+    @classmethod
+    def _cadence_the_pipeline_runs(cls, value: object) -> object:
+        if value not in get_args(Cadence):
+            raise ValueError(
+                f"cadence {value!r} is not one the pipeline runs: 'daily' (the nightly job, "
+                "also for hourly readings) or 'monthly' (the monthly job)"
+            )
+        return value
 
     @field_validator("base_url")
     @classmethod

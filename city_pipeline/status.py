@@ -1,33 +1,36 @@
 """`city-pipeline status`: the state of every asset for an operator's terminal.
 
 Per asset: when it was last materialized (and the newest partition it holds), whether it is fresh
-under its freshness policy (the same rule the Dagster daemon applies), and the result of the last
-execution of each of its checks. Also the last run of each scheduled job. Read from the Dagster
-instance at `$DAGSTER_HOME`, so it shows the server's PostgreSQL history there and a laptop's SQLite
+under its freshness rule (`city_pipeline/freshness.py`, the rule its Dagster freshness policy
+applies), and the result of the last execution of each of its checks. Also the last run of each
+scheduled job. Read from the Dagster instance at `$DAGSTER_HOME` (`status_store.py`: a light
+query, no Dagster import), so it shows the server's PostgreSQL history there and a laptop's SQLite
 history here. Exit status 0 means every asset is materialized and fresh and no check failed.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import dagster as dg
-from dagster._core.definitions.freshness import CronFreshnessPolicy, TimeWindowFreshnessPolicy
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._utils.schedules import get_latest_completed_cron_tick
-
-from city_pipeline.defs import jobs as pipeline_jobs
-from city_pipeline.defs import sensors
+from city_pipeline import freshness
+from city_pipeline.freshness import FreshnessRule
 from city_pipeline.status_catalog import AssetCatalog
+from city_pipeline.status_store import (
+    FINISHED_RUN_STATUSES,
+    CheckExecution,
+    InstanceStore,
+    partition_label,
+)
 
-PASS, WARN, FAIL, UNKNOWN, NONE = "fresh", "warn", "STALE", "never", "-"
+# The freshness column's words (freshness.py), under the names the status rows use.
+PASS, WARN, FAIL = freshness.FRESH, freshness.WARN, freshness.STALE
+UNKNOWN, NONE = freshness.NEVER, freshness.NO_RULE
 PROBLEM_CHECK_STATES = {"FAILED", "ERROR"}
 
 
@@ -71,25 +74,11 @@ class JobStatus:
     run_id: str | None
 
 
-def freshness_state(policy: dg.FreshnessPolicy | None, last: float | None, now: float) -> str:
-    """The daemon's rule: time-window policies compare the age of the last materialization with
-    the warn/fail windows; cron policies ask for a materialization since the last deadline."""
-    if policy is None:
+def freshness_state(rule: FreshnessRule | None, last: float | None, now: float) -> str:
+    """The asset's rule applied to the age of its last materialization."""
+    if rule is None:
         return NONE
-    if last is None:
-        return UNKNOWN
-    if isinstance(policy, TimeWindowFreshnessPolicy):
-        age = now - last
-        if age >= policy.fail_window.to_timedelta().total_seconds():
-            return FAIL
-        warn = policy.warn_window
-        return WARN if warn and age >= warn.to_timedelta().total_seconds() else PASS
-    if isinstance(policy, CronFreshnessPolicy):
-        current = datetime.fromtimestamp(now, ZoneInfo(policy.timezone))
-        deadline = get_latest_completed_cron_tick(policy.deadline_cron, current, policy.timezone)
-        window_start = deadline.timestamp() - policy.lower_bound_delta.total_seconds()
-        return PASS if last >= window_start else FAIL
-    return NONE
+    return rule.state(None if last is None else timedelta(seconds=now - last))
 
 
 def _local(timestamp: float | None, tz: ZoneInfo) -> str | None:
@@ -98,96 +87,74 @@ def _local(timestamp: float | None, tz: ZoneInfo) -> str | None:
     return datetime.fromtimestamp(timestamp, tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _check_state(record: Any, instance: dg.DagsterInstance) -> str:
-    if record.status == AssetCheckExecutionRecordStatus.SUCCEEDED:
+def _check_state(execution: CheckExecution, run_statuses: Mapping[str, str]) -> str:
+    if execution.status == "SUCCEEDED":
         return "passed"
-    if record.status == AssetCheckExecutionRecordStatus.FAILED:
-        evaluation = record.event.dagster_event.event_specific_data if record.event else None
-        severity = getattr(evaluation, "severity", dg.AssetCheckSeverity.ERROR)
-        return "warned" if severity == dg.AssetCheckSeverity.WARN else "FAILED"
+    if execution.status == "FAILED":
+        return "warned" if execution.warn_only else "FAILED"
     # Planned: still running, or its run ended before the check could report.
-    run = instance.get_run_by_id(record.run_id)
-    return "running" if run is not None and not run.is_finished else "ERROR"
+    run = run_statuses.get(execution.run_id)
+    return "running" if run is not None and run not in FINISHED_RUN_STATUSES else "ERROR"
 
 
 def check_statuses(
-    instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey], tz: ZoneInfo
-) -> dict[dg.AssetKey, list[CheckStatus]]:
+    store: InstanceStore, check_keys: Sequence[tuple[str, str]], tz: ZoneInfo
+) -> dict[str, list[CheckStatus]]:
     """The last execution of each check, in one query."""
-    keys = sorted(check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name))
-    latest = (
-        instance.event_log_storage.get_latest_asset_check_execution_by_key(keys) if keys else {}
-    )
-    by_asset: dict[dg.AssetKey, list[CheckStatus]] = defaultdict(list)
-    for key in keys:
-        record = latest.get(key)
-        if record is None:
-            by_asset[key.asset_key].append(CheckStatus(key.name, "not run", None))
-        else:
-            by_asset[key.asset_key].append(
-                CheckStatus(
-                    key.name, _check_state(record, instance), _local(record.create_timestamp, tz)
-                )
-            )
+    latest = store.latest_checks() if check_keys else {}
+    planned = [e.run_id for e in latest.values() if e.status not in ("SUCCEEDED", "FAILED")]
+    run_statuses = store.run_statuses(planned)
+    by_asset: dict[str, list[CheckStatus]] = {}
+    for asset, name in sorted(check_keys):
+        execution = latest.get((asset, name))
+        state, at = "not run", None
+        if execution is not None:
+            state = _check_state(execution, run_statuses)
+            at = _local(execution.timestamp, tz)
+        by_asset.setdefault(asset, []).append(CheckStatus(name, state, at))
     return by_asset
 
 
 def asset_statuses(
-    catalog: AssetCatalog | dg.Definitions,
-    instance: dg.DagsterInstance,
-    tz: ZoneInfo,
-    now: float | None = None,
+    catalog: AssetCatalog, store: InstanceStore, tz: ZoneInfo, now: float | None = None
 ) -> list[AssetStatus]:
-    """One row per materializable asset; partitions read only for materialized partitioned ones."""
-    from dagster._serdes import deserialize_value
-
-    if not isinstance(catalog, AssetCatalog):
-        catalog = AssetCatalog.from_definitions(catalog)
+    """One row per materializable asset."""
     now = datetime.now(UTC).timestamp() if now is None else now
-    keys = {a.key: dg.AssetKey.from_user_string(a.key) for a in catalog.assets}
-    records = {
-        r.asset_entry.asset_key: r.asset_entry
-        for r in instance.get_asset_records(list(keys.values()))
-    }
-    check_keys = [dg.AssetCheckKey(dg.AssetKey.from_user_string(a), n) for a, n in catalog.checks]
-    checks = check_statuses(instance, check_keys, tz)
+    materialized = store.materializations()
+    checks = check_statuses(store, catalog.checks, tz)
     statuses = []
     for asset in catalog.assets:
-        key = keys[asset.key]
-        entry = records.get(key)
-        event = entry.last_materialization if entry else None
+        event = materialized.get(asset.key)
         last = event.timestamp if event else None
-        policy = deserialize_value(asset.freshness_policy) if asset.freshness_policy else None
         status = AssetStatus(
             key=asset.key,
             group=asset.group,
             last_materialized=_local(last, tz),
             run_id=event.run_id if event else None,
-            freshness=freshness_state(policy, last, now),
-            checks=checks.get(key, []),
+            freshness=freshness_state(asset.freshness, last, now),
+            checks=checks.get(asset.key, []),
         )
-        if last is not None:
-            status.age_hours = round((now - last) / 3600, 1)
+        if event is not None:
+            status.age_hours = round((now - event.timestamp) / 3600, 1)
             if asset.partitioned:
-                done = instance.get_materialized_partitions(key)
-                status.newest_partition = max(done) if done else None
+                status.newest_partition = event.newest_partition
         statuses.append(status)
     return statuses
 
 
-def job_statuses(
-    instance: dg.DagsterInstance, jobs: Sequence[str], tz: ZoneInfo
-) -> list[JobStatus]:
+def job_statuses(store: InstanceStore, jobs: Sequence[str], tz: ZoneInfo) -> list[JobStatus]:
+    latest = store.latest_runs(jobs)
     result = []
     for job in jobs:
-        records = instance.get_run_records(dg.RunsFilter(job_name=job), limit=1)
-        if not records:
+        run = latest.get(job)
+        if run is None:
             result.append(JobStatus(job, "never run", None, None, None))
             continue
-        run = records[0].dagster_run
-        partition = sensors.partition_label(run.tags)
-        started = records[0].start_time or records[0].create_timestamp.timestamp()
-        result.append(JobStatus(job, run.status.value, _local(started, tz), partition, run.run_id))
+        result.append(
+            JobStatus(
+                job, run.status, _local(run.started, tz), partition_label(run.tags), run.run_id
+            )
+        )
     return result
 
 
@@ -253,11 +220,6 @@ def _group_order(group: str) -> tuple[int, str]:
     return (order.get(group, 3), group)
 
 
-def instance_label(instance: dg.DagsterInstance) -> str:
-    storage = type(instance.run_storage).__name__.replace("RunStorage", "")
-    return f"{instance.root_directory} ({storage or 'unknown'} storage)"
-
-
 def published_health(published_dir: Path | None) -> dict[str, Any]:
     """The current release's stale (held-back, last good version) and withheld marts."""
     manifest = published_dir / "current" / "release.json" if published_dir else None
@@ -281,8 +243,8 @@ def hold_problems(health: Mapping[str, Any]) -> list[str]:
 
 
 def report(
-    defs: AssetCatalog | dg.Definitions,
-    instance: dg.DagsterInstance,
+    catalog: AssetCatalog,
+    store: InstanceStore,
     timezone: str,
     title: str,
     as_json: bool = False,
@@ -291,11 +253,11 @@ def report(
     lake_dir: Path | None = None,
 ) -> tuple[str, int]:
     """The status text (or JSON) and the exit code (1 when something needs attention)."""
-    from city_pipeline.capture import quarantine_counts
+    from city_pipeline.lake import quarantine_counts
 
     tz = ZoneInfo(timezone)
-    assets = asset_statuses(defs, instance, tz, now)
-    jobs = job_statuses(instance, [pipeline_jobs.NIGHTLY_JOB, pipeline_jobs.MONTHLY_JOB], tz)
+    assets = asset_statuses(catalog, store, tz, now)
+    jobs = job_statuses(store, catalog.jobs, tz)
     health = published_health(published_dir)
     quarantined = quarantine_counts(lake_dir) if lake_dir else {}
     problems = [p for a in assets for p in a.problems] + hold_problems(health)
@@ -311,5 +273,5 @@ def report(
         }
         text = json.dumps(payload, ensure_ascii=False, indent=2)
     else:
-        text = render(title, instance_label(instance), jobs, assets, health, quarantined)
+        text = render(title, store.label, jobs, assets, health, quarantined)
     return text, 1 if problems else 0

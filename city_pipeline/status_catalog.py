@@ -1,8 +1,9 @@
 """What `city-pipeline status` needs to know about the assets, without building the definitions.
 
 Building the Dagster definitions imports dagster-dbt and dbt and loads the dbt manifest: most of
-the 20+ s `status` used to take. The asset keys, groups, freshness policies, partitioning and
-check keys change only when the code, the dbt manifest or the settings change, so they are kept
+the 20+ s `status` used to take. The asset keys, groups, freshness rules (read back from each
+asset's Dagster freshness policy), partitioning, check keys and scheduled jobs change only when
+the code, the dbt manifest or the settings change, so they are kept
 in `<data dir>/.cache/status_catalog.json` under a fingerprint of exactly those; `status` reads
 the file when the fingerprint matches and rebuilds it (slowly, once) when it does not.
 """
@@ -13,9 +14,11 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from city_pipeline.freshness import FreshnessRule
 from city_pipeline.settings import PACKAGE_DIR, PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -29,40 +32,63 @@ class CatalogAsset:
     key: str  # user string, e.g. "raw/open_meteo_daily"
     group: str
     partitioned: bool
-    freshness_policy: str | None  # Dagster-serialized FreshnessPolicy
+    freshness: FreshnessRule | None  # what the asset's Dagster freshness policy applies
+
+    def to_json(self) -> dict[str, object]:
+        rule = self.freshness
+        return {
+            **self.__dict__,
+            "freshness": None
+            if rule is None
+            else {
+                "warn_after_s": rule.warn_after.total_seconds(),
+                "fail_after_s": rule.fail_after.total_seconds(),
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> CatalogAsset:
+        rule = data.pop("freshness")
+        if rule is not None:
+            rule = FreshnessRule(
+                timedelta(seconds=rule["warn_after_s"]), timedelta(seconds=rule["fail_after_s"])
+            )
+        return cls(**data, freshness=rule)
 
 
 @dataclass(frozen=True)
 class AssetCatalog:
     assets: tuple[CatalogAsset, ...]
     checks: tuple[tuple[str, str], ...]  # (asset key, check name)
+    jobs: tuple[str, ...]  # the scheduled jobs whose last run `status` shows
 
     @classmethod
     def from_definitions(cls, defs: dg.Definitions) -> AssetCatalog:
-        from dagster._serdes import serialize_value
+        from city_pipeline.defs.jobs import MONTHLY_JOB, NIGHTLY_JOB
+        from city_pipeline.defs.policies import rule_of
 
         graph = defs.resolve_asset_graph()
         assets = []
         for key in sorted(graph.materializable_asset_keys, key=lambda k: k.to_user_string()):
             node = graph.get(key)
-            policy = node.freshness_policy
             assets.append(
                 CatalogAsset(
                     key=key.to_user_string(),
                     group=node.group_name or "default",
                     partitioned=node.partitions_def is not None,
-                    freshness_policy=serialize_value(policy) if policy is not None else None,
+                    freshness=rule_of(node.freshness_policy),
                 )
             )
         checks = sorted((k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys)
-        return cls(tuple(assets), tuple(checks))
+        return cls(tuple(assets), tuple(checks), (NIGHTLY_JOB, MONTHLY_JOB))
 
     def to_json(self, fingerprint: str) -> str:
         return json.dumps(
             {
                 "fingerprint": fingerprint,
-                "assets": [a.__dict__ for a in self.assets],
+                "assets": [a.to_json() for a in self.assets],
                 "checks": [list(c) for c in self.checks],
+                "jobs": list(self.jobs),
             },
             ensure_ascii=False,
             indent=1,
@@ -71,8 +97,9 @@ class AssetCatalog:
     @classmethod
     def from_json(cls, text: str) -> tuple[str, AssetCatalog]:
         data = json.loads(text)
-        assets = tuple(CatalogAsset(**a) for a in data["assets"])
-        return data["fingerprint"], cls(assets, tuple(tuple(c) for c in data["checks"]))
+        assets = tuple(CatalogAsset.from_json(a) for a in data["assets"])
+        checks = tuple(tuple(c) for c in data["checks"])
+        return data["fingerprint"], cls(assets, checks, tuple(data["jobs"]))
 
 
 def catalog_path(settings: Settings) -> Path:

@@ -20,6 +20,7 @@ from city_pipeline.defs import automation, jobs, policies, schedules, sensors
 from city_pipeline.defs.build import build_definitions
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import SourceMode, load_settings
+from city_pipeline.status_store import partition_label
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 
@@ -367,10 +368,7 @@ def test_an_unreachable_webhook_is_reported_not_raised():
 
 def test_partition_label_names_a_day_or_a_range():
     start, end = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-    assert sensors.partition_label({"dagster/partition": "2024-01-02"}) == "2024-01-02"
-    assert (
-        sensors.partition_label({start: "2024-01-01", end: "2024-01-31"})
-        == "2024-01-01..2024-01-31"
-    )
-    assert sensors.partition_label({start: "2024-01-02", end: "2024-01-02"}) == "2024-01-02"
-    assert sensors.partition_label({}) is None
+    assert partition_label({"dagster/partition": "2024-01-02"}) == "2024-01-02"
+    assert partition_label({start: "2024-01-01", end: "2024-01-31"}) == "2024-01-01..2024-01-31"
+    assert partition_label({start: "2024-01-02", end: "2024-01-02"}) == "2024-01-02"
+    assert partition_label({}) is None

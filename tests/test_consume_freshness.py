@@ -44,3 +44,18 @@ def test_freshness_per_source(tmp_path):
     assert rows["dopa"].latest_data == date(2024, 3, 1)
     assert rows["dopa"].lag_days == 30 and rows["dopa"].status == "ok"
     assert rows["ckan"].latest_data is None
+
+
+def test_a_source_is_late_past_the_stale_window_of_its_cadence():
+    """The release's rule is the Dagster policy's: daily sources stale after 26 h (late from the
+    third day), monthly ones after 33 days."""
+    from city_pipeline.consume.freshness import SourceFreshness
+    from city_pipeline.freshness import RULES
+
+    def status(cadence: str, lag: int) -> str:
+        day = date(2024, 3, 31)
+        return SourceFreshness("x", "x", cadence, True, day, None, day, lag).status
+
+    assert [status("daily", lag) for lag in (1, 2, 3)] == ["ok", "ok", "late"]
+    assert [status("monthly", lag) for lag in (33, 34)] == ["ok", "late"]
+    assert RULES["monthly"].allowed_lag_days == 33 and RULES["daily"].allowed_lag_days == 2

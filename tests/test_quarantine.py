@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 from test_source_traffy import DAY, collection, feature, serve_pages
 
-from city_pipeline.capture import quarantine_counts, quarantine_table, run_capture
-from city_pipeline.lake import raw_partition_path
+from city_pipeline.capture import quarantine_table, run_capture
+from city_pipeline.lake import quarantine_counts, raw_partition_path
 from city_pipeline.sources import traffy
 from city_pipeline.sources.common import SourceError
 

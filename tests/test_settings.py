@@ -85,6 +85,11 @@ def config_error(path: Path, env: dict[str, str] | None = None) -> str:
             "recorded_window",
             "is before start",
         ),
+        (
+            {"sources": {"traffy": {"cadence": "weekly"}}},
+            "sources.traffy.cadence",
+            "cadence 'weekly' is not one the pipeline runs: 'daily'",
+        ),
     ],
     ids=[
         "bad-lat",
@@ -94,6 +99,7 @@ def config_error(path: Path, env: dict[str, str] | None = None) -> str:
         "bad-province-code",
         "bad-base-url",
         "window-backwards",
+        "cadence-no-job-runs",
     ],
 )
 def test_bad_config_names_file_and_key(city_yaml, overrides, key, says):

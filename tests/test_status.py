@@ -9,7 +9,7 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from city_pipeline import cli, status
+from city_pipeline import cli, freshness, status
 from city_pipeline.defs import jobs, policies
 from city_pipeline.defs.build import build_definitions
 from city_pipeline.settings import load_settings
@@ -98,25 +98,38 @@ def test_status_shows_the_last_result_of_each_check(defs, data_dir, capsys):
     assert code == 1
 
 
-def test_freshness_follows_the_policy_windows():
-    policy = policies.DAILY_FRESHNESS
+def test_freshness_follows_the_rule_windows():
+    daily = freshness.RULES["daily"]
     now = 1_700_000_000.0
     hour = 3600.0
-    assert status.freshness_state(policy, None, now) == status.UNKNOWN
-    assert status.freshness_state(policy, now - 2 * hour, now) == status.PASS
-    assert status.freshness_state(policy, now - 25.5 * hour, now) == status.WARN
-    assert status.freshness_state(policy, now - 26 * hour, now) == status.FAIL
+    assert status.freshness_state(daily, None, now) == status.UNKNOWN
+    assert status.freshness_state(daily, now - 2 * hour, now) == status.PASS
+    assert status.freshness_state(daily, now - 25.5 * hour, now) == status.WARN
+    assert status.freshness_state(daily, now - 26 * hour, now) == status.FAIL
     assert status.freshness_state(None, now, now) == status.NONE
-    monthly = policies.MONTHLY_FRESHNESS
+    monthly = freshness.RULES["monthly"]
     assert status.freshness_state(monthly, now - 20 * 24 * hour, now) == status.PASS
     assert status.freshness_state(monthly, now - 40 * 24 * hour, now) == status.FAIL
-    cron = dg.FreshnessPolicy.cron(
-        deadline_cron="0 4 * * *", lower_bound_delta=timedelta(hours=3), timezone="Asia/Bangkok"
+
+
+def test_status_judges_each_asset_by_its_dagster_policy(defs, data_dir):
+    """One definition of freshness: the catalog `status` reads holds, for every asset, the rule
+    its Dagster freshness policy applies, and that policy comes from the rule of its cadence."""
+    from city_pipeline.status_catalog import AssetCatalog
+
+    catalog = {a.key: a for a in AssetCatalog.from_definitions(defs).assets}
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        policy = graph.get(key).freshness_policy
+        rule = catalog[key.to_user_string()].freshness
+        assert rule is not None and policy.fail_window.to_timedelta() == rule.fail_after
+    assert catalog["raw/dopa_population"].freshness == freshness.RULES["monthly"]
+    assert catalog["raw/traffy_tickets"].freshness == freshness.RULES["daily"]
+    assert catalog["marts/fct_complaints"].freshness == freshness.RULES["daily"]
+    assert catalog["analyse/pm25_forecast_model"].freshness == freshness.RULES["weekly"]
+    assert policies.freshness_policy(freshness.RULES["daily"]).fail_window.to_timedelta() == (
+        timedelta(hours=26)
     )
-    # 2023-11-15 05:00 Bangkok: the 04:00 deadline passed; fresh only if built after 01:00.
-    at = 1_700_000_000.0 - (1_700_000_000 % 86400) + 22 * hour  # 22:00 UTC = 05:00 Bangkok
-    assert status.freshness_state(cron, at - 2 * hour, at) == status.PASS  # 03:00
-    assert status.freshness_state(cron, at - 5 * hour, at) == status.FAIL  # 00:00
 
 
 def test_status_reads_the_cached_catalog_until_code_or_settings_change(data_dir, monkeypatch):
@@ -126,7 +139,8 @@ def test_status_reads_the_cached_catalog_until_code_or_settings_change(data_dir,
     built = status_catalog.load_catalog(settings)  # no cache yet: built from the definitions
     assert status_catalog.catalog_path(settings).exists()
     assert any(a.key == "raw/open_meteo_daily" and a.partitioned for a in built.assets)
-    assert any(a.freshness_policy for a in built.assets) and built.checks
+    assert any(a.freshness for a in built.assets) and built.checks
+    assert built.jobs == (jobs.NIGHTLY_JOB, jobs.MONTHLY_JOB)
 
     def refuse(*args, **kwargs):
         raise AssertionError("definitions built although the catalog is current")

@@ -2,6 +2,8 @@
 
 Read from the lake's landing folders (one per source and partition day, with a `.batch.json`
 marker when a capture finished) and from the published tables themselves; no warehouse access.
+A source is late by the freshness rule of its cadence (`city_pipeline/freshness.py`), the same
+rule its capture assets' Dagster freshness policy and `city-pipeline status` apply.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from city_pipeline.freshness import rule_for
 from city_pipeline.settings import SOURCE_NAMES, Settings
 
 # Which published column tells how recent each source's data is (mart, column).
@@ -30,8 +33,6 @@ SOURCE_TITLES: dict[str, str] = {
     "ckan": "data.go.th (CKAN) · ข้อมูลเปิดภาครัฐ",
     "dopa": "DOPA · ประชากรตามทะเบียนราษฎร",
 }
-# How many days behind the report day a source may be before it is shown as late.
-ALLOWED_LAG_DAYS = {"daily": 2, "hourly": 2, "weekly": 9, "monthly": 62}
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class SourceFreshness:
             return "disabled"
         if self.latest_data is None or self.lag_days is None:
             return "no data"
-        return "ok" if self.lag_days <= ALLOWED_LAG_DAYS.get(self.cadence, 2) else "late"
+        return "ok" if self.lag_days <= rule_for(self.cadence).allowed_lag_days else "late"
 
 
 def landing_roots(lake_dir: Path, source: str) -> list[Path]:

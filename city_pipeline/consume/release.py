@@ -48,7 +48,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from city_pipeline.capture import quarantine_counts
 from city_pipeline.consume.catalog import (
     PublishedMart,
     Window,
@@ -61,7 +60,7 @@ from city_pipeline.consume.privacy import scrub_batch
 from city_pipeline.consume.provenance import data_provenance
 from city_pipeline.consume.validation import ValidationOutcome, validate_parquet
 from city_pipeline.consume.warehouse import open_mart
-from city_pipeline.lake import atomic_path, write_bytes_atomic
+from city_pipeline.lake import atomic_path, quarantine_counts, write_bytes_atomic
 from city_pipeline.settings import Settings
 from city_pipeline.sql import sql_identifier, sql_text
 

@@ -16,7 +16,7 @@ marked stale, alert sent); every other mart and the release go out.
 
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -27,7 +27,9 @@ import pyarrow as pa
 from city_pipeline.analyse import anomaly, forecast, history, store
 from city_pipeline.consume.warehouse import connect_read_only
 from city_pipeline.defs.consume import markdown_preview
+from city_pipeline.defs.policies import freshness_policy
 from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
+from city_pipeline.freshness import RULES
 from city_pipeline.settings import Settings
 
 GROUP = "analyse"
@@ -192,9 +194,7 @@ def train_and_store(settings: Settings):
     pool=WAREHOUSE_POOL,
     kinds={"scikitlearn", "python"},
     check_specs=[dg.AssetCheckSpec(MODEL_CHECK, asset=MODEL_KEY)],
-    freshness_policy=dg.FreshnessPolicy.time_window(
-        fail_window=timedelta(days=8), warn_window=timedelta(days=7, hours=6)
-    ),
+    freshness_policy=freshness_policy(RULES["weekly"]),
     description="ตัวแบบพยากรณ์ PM2.5 วันพรุ่งนี้ · Next-day PM2.5 model (pooled Ridge), retrained "
     "weekly on the seed PCD history and the warehouse's daily means; stored with skops and a model "
     "card under <data dir>/models/pm25_forecast/. A version worse than persistence or than the one "

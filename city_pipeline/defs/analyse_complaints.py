@@ -12,7 +12,7 @@ last `DUPLICATE_DAYS` days (a ticket's duplicate status is settled once the tick
 following `duplicates.MAX_DAYS` days are in). A first run (empty tables) covers all history.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -28,7 +28,9 @@ from city_pipeline.defs.analyse_surges import (
     table_exists,
 )
 from city_pipeline.defs.consume import markdown_preview
+from city_pipeline.defs.policies import freshness_policy
 from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
+from city_pipeline.freshness import RULES
 from city_pipeline.settings import Settings
 
 MODEL_NAME = "complaint_types"
@@ -115,9 +117,7 @@ def train_types(settings: Settings, train_path=None, test_path=None):
     group_name=GROUP,
     kinds={"scikitlearn", "python"},
     check_specs=[dg.AssetCheckSpec(TYPE_MODEL_CHECK, asset=TYPE_MODEL_KEY)],
-    freshness_policy=dg.FreshnessPolicy.time_window(
-        fail_window=timedelta(days=8), warn_window=timedelta(days=7, hours=6)
-    ),
+    freshness_policy=freshness_policy(RULES["weekly"]),
     description="ตัวแบบจำแนกประเภทเรื่องร้องเรียน · Complaint problem-type classifier (char n-gram "
     "TF-IDF + logistic regression), retrained weekly on the real tagged Traffy tickets in "
     "data/history and scored on the held-out part; skops + model card under "

@@ -75,7 +75,6 @@ def warnings_metadata(results: list[CaptureResult]) -> dict[str, object]:
 
 def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
     cadence = settings.source(spec.source).cadence
-    cadence = "monthly" if cadence == "monthly" else "daily"
     asset_specs = [
         dg.AssetSpec(
             key=raw_key(table),

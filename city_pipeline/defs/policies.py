@@ -1,31 +1,37 @@
 """What operations needs on every asset, filled in where a layer did not choose: a freshness
 policy by cadence, the `eager` automation condition on curate and consume, and the owners.
 
-The freshness windows here are the one definition of "stale" for an asset: the Dagster UI shows
-them and `city-pipeline status` reads them from the asset specs.
+The freshness windows come from `city_pipeline/freshness.py`, the one definition of "stale": the
+Dagster UI shows them, `city-pipeline status` and the release's source table apply the same rules.
 """
 
 from __future__ import annotations
 
 import warnings
-from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 
 from city_pipeline.defs.jobs import cadence
+from city_pipeline.freshness import FreshnessRule, rule_for
 
 OWNERS = ["team:city-data-platform"]
 EAGER_GROUPS = ("curate", "consume")
 
-# Nightly data may be up to a day old plus the run's own time; a night missed is stale.
-DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(hours=26), warn_window=timedelta(hours=25)
-)
-# Monthly sources refresh on the 15th: a month of 31 days plus two days of slack.
-MONTHLY_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(days=33), warn_window=timedelta(days=32)
-)
+
+def freshness_policy(rule: FreshnessRule) -> dg.FreshnessPolicy:
+    return dg.FreshnessPolicy.time_window(fail_window=rule.fail_after, warn_window=rule.warn_after)
+
+
+def rule_of(policy: object) -> FreshnessRule | None:
+    """The rule a time-window policy applies (what `status` records); None for other kinds."""
+    fail = getattr(policy, "fail_window", None)
+    if fail is None:
+        return None
+    warn = getattr(policy, "warn_window", None)
+    fail_after = fail.to_timedelta()
+    return FreshnessRule(warn.to_timedelta() if warn else fail_after, fail_after)
+
 
 # Dagster's `eager`, except that an old hole in a daily source's history (a day a source never
 # answered) does not block the marts forever: only a missing *latest* partition of a dependency
@@ -42,9 +48,7 @@ EAGER = (
 
 
 def freshness_policy_for(spec: dg.AssetSpec) -> dg.FreshnessPolicy:
-    if cadence(spec.partitions_def) == "monthly":
-        return MONTHLY_FRESHNESS
-    return DAILY_FRESHNESS
+    return freshness_policy(rule_for(cadence(spec.partitions_def)))
 
 
 def operating_policy(spec: dg.AssetSpec) -> dg.AssetSpec:

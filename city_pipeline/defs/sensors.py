@@ -4,7 +4,6 @@ that evaluates the assets' automation conditions (`defs/policies.py`)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -12,22 +11,12 @@ import dagster as dg
 from city_pipeline import alerts
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import Settings
+from city_pipeline.status_store import partition_label
 
 ALERT_SENSOR = "run_failure_alerts"
 AUTOMATION_SENSOR = "city_automation"
 REAPER_SENSOR = "dead_run_reaper"
 UI_URL_ENV = "CITY_PIPELINE_UI_URL"
-
-
-def partition_label(tags: Mapping[str, str]) -> str | None:
-    """A run's partition, or its range ("2024-01-01..2024-01-31") for a single-run backfill."""
-    if "dagster/partition" in tags:
-        return tags["dagster/partition"]
-    start = tags.get("dagster/asset_partition_range_start")
-    end = tags.get("dagster/asset_partition_range_end", start)
-    if start is None:
-        return None
-    return start if start == end else f"{start}..{end}"
 
 
 def root_cause(event: dg.DagsterEvent) -> str:

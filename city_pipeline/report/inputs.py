@@ -33,7 +33,7 @@ class ReportInputs:
     extra: dict[str, Any] = field(default_factory=dict)
     # Held-back marts shown in their last good version: mart -> hold record (consume/release.py).
     stale: dict[str, Any] = field(default_factory=dict)
-    # Rows quarantined at capture, per raw table (capture.quarantine_counts).
+    # Rows quarantined at capture, per raw table (lake.quarantine_counts).
     quarantined: dict[str, int] = field(default_factory=dict)
     # Which sources and days were replayed/generated, not live (consume/provenance.py).
     provenance: dict[str, Any] = field(default_factory=dict)

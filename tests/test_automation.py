@@ -6,6 +6,7 @@ local HTTP server (answering, failing, hanging, unreachable)."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -340,8 +341,12 @@ def test_a_failing_webhook_never_fails_the_sensor(
 def test_a_hanging_webhook_is_cut_off_by_the_time_box(
     failure_context, tmp_path, httpserver, monkeypatch
 ):
+    released = threading.Event()
+    answered = threading.Semaphore(0)
+
     def slow(_request):
-        time.sleep(3)
+        released.wait(timeout=10)  # hangs until the test has seen both calls time out
+        answered.release()
         return Response("late", status=200)
 
     httpserver.expect_request("/hooks/slow").respond_with_handler(slow)
@@ -353,6 +358,10 @@ def test_a_hanging_webhook_is_cut_off_by_the_time_box(
     assert read_alerts(tmp_path)[0]["partition"] == "2024-01-02"
     outcome = alerts.post_webhook(httpserver.url_for("/hooks/slow"), {}, 0.3)
     assert outcome.startswith(("failed: ReadTimeout", "timed out"))
+    # Let the server finish both hung requests now, so none lands in the next test's log.
+    released.set()
+    for _ in range(2):
+        assert answered.acquire(timeout=10)
 
 
 def test_an_unreachable_webhook_is_reported_not_raised():

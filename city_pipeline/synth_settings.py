@@ -46,7 +46,8 @@ class TraffyFlavour(_Strict):
     landmarks: list[str] = Field(
         default=["หน้าตลาดสด", "หน้าโรงเรียน", "หน้าวัด", "ใกล้สถานีขนส่ง"], min_length=1
     )
-    spread_deg: float = Field(default=0.025, gt=0, le=1)  # sd of ticket coordinates around the centre
+    # Standard deviation (degrees) of ticket coordinates around the city centre.
+    spread_deg: float = Field(default=0.025, gt=0, le=1)
     new_per_day: tuple[int, int] = (9, 27)  # new tickets on an ordinary day: (fewest, most)
 
     @model_validator(mode="after")

@@ -75,9 +75,7 @@ def _daily_pm25(day: date, season: Pm25Season, weather: float) -> float:
     """The city's daily mean PM2.5: its season (the YAML's `recordings.pm25`) times the day's
     weather (log-space anomaly)."""
     doy = day.timetuple().tm_yday
-    typical = season.base + season.peak * math.exp(
-        -(((doy - season.peak_doy) / season.width) ** 2)
-    )
+    typical = season.base + season.peak * math.exp(-(((doy - season.peak_doy) / season.width) ** 2))
     return min(season.high, max(season.low, typical * math.exp(weather)))
 
 

@@ -376,7 +376,9 @@ def command_verify(args: argparse.Namespace) -> int:
 
 
 def add_city_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
+    command.add_argument(
+        "--city", help="a shipped city slug (khon_kaen, chiang_mai, ...) or a path to a city YAML"
+    )
     command.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
 
 

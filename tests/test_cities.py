@@ -139,8 +139,6 @@ def test_duplicate_slug_is_one_line_naming_both_files_and_field(tmp_path):
 
 
 def test_recordings_section_is_validated(tmp_path):
-    path = copy_city(
-        tmp_path, "betong", "betong", recordings={"traffy": {"new_per_day": [9, 3]}}
-    )
+    path = copy_city(tmp_path, "betong", "betong", recordings={"traffy": {"new_per_day": [9, 3]}})
     message = one_line_error(path)
     assert "recordings.traffy: " in message and "fewest <= most" in message

@@ -150,8 +150,8 @@ def test_missing_required_key_is_named(city_yaml, tmp_path):
     text = path.read_text(encoding="utf-8").replace("recorded_window:", "recorded_windows:")
     path.write_text(text, encoding="utf-8")
     message = config_error(path)
-    assert "  recorded_window: Field required" in message
-    assert "  recorded_windows: Extra inputs are not permitted" in message
+    assert ": recorded_window: Field required" in message
+    assert "; recorded_windows: Extra inputs are not permitted" in message
 
 
 def test_missing_file_is_named(tmp_path):

@@ -1,6 +1,6 @@
 """`city-pipeline`: run the city's pipeline through Dagster from a terminal.
 
-    city-pipeline run [--start D --end D] [--city khon_kaen|path.yaml] [--data-dir DIR]
+    city-pipeline run [--start D --end D] [--city SLUG|path.yaml] [--data-dir DIR]
                       [--from-landing]
     city-pipeline status [--city ..] [--data-dir DIR] [--json]
     city-pipeline evaluate complaints --train CSV --test CSV

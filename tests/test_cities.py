@@ -142,3 +142,16 @@ def test_recordings_section_is_validated(tmp_path):
     path = copy_city(tmp_path, "betong", "betong", recordings={"traffy": {"new_per_day": [9, 3]}})
     message = one_line_error(path)
     assert "recordings.traffy: " in message and "fewest <= most" in message
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_recordings_are_what_the_generator_writes_from_the_yaml(path: Path, tmp_path):
+    """A city's recordings follow from its YAML alone: regenerating them gives the same bytes."""
+    from city_pipeline.synth.__main__ import generate_city
+
+    generate_city(path, recordings_root=tmp_path)
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    city_dir = RECORDINGS_DIR / path.stem
+    shipped = sorted(p.relative_to(RECORDINGS_DIR) for p in city_dir.rglob("*") if p.is_file())
+    assert fresh == shipped
+    assert all((tmp_path / p).read_bytes() == (RECORDINGS_DIR / p).read_bytes() for p in fresh)

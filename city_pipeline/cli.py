@@ -1,6 +1,6 @@
 """`city-pipeline`: run the city's pipeline through Dagster from a terminal.
 
-    city-pipeline run [--start D --end D] [--city khon_kaen|path.yaml] [--data-dir DIR]
+    city-pipeline run [--start D --end D] [--city SLUG|path.yaml] [--data-dir DIR]
                       [--from-landing]
     city-pipeline status [--city ..] [--data-dir DIR] [--json]
     city-pipeline evaluate complaints --train CSV --test CSV
@@ -376,7 +376,9 @@ def command_verify(args: argparse.Namespace) -> int:
 
 
 def add_city_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--city", help="city slug (khon_kaen, bangkok) or a path to a city YAML")
+    command.add_argument(
+        "--city", help="a shipped city slug (khon_kaen, chiang_mai, ...) or a path to a city YAML"
+    )
     command.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
 
 

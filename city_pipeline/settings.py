@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from city_pipeline import reference
+from city_pipeline.synth_settings import RecordingSettings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
@@ -52,6 +53,18 @@ class Strict(BaseModel):
 
 DopaCode = Annotated[str, Field(pattern=r"^\d{2}(\d{2}(\d{2})?)?$")]
 
+# Thai local government (LAO, องค์กรปกครองส่วนท้องถิ่น) levels: special (กรุงเทพมหานคร, เมืองพัทยา),
+# provincial (อบจ.), city / town / subdistrict municipality (เทศบาลนคร / เมือง / ตำบล) and
+# subdistrict administrative organisation (อบต.).
+LaoLevel = Literal[
+    "special_administration",
+    "provincial_administration",
+    "city_municipality",
+    "town_municipality",
+    "subdistrict_municipality",
+    "subdistrict_administration",
+]
+
 
 class Centre(Strict):
     lat: float = Field(ge=5.0, le=21.0)  # Thailand's latitude span
@@ -62,6 +75,7 @@ class CityIdentity(Strict):
     slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name_th: str
     name_en: str
+    lao_level: LaoLevel | None = None
     province_code: DopaCode
     district_codes: list[DopaCode] = Field(min_length=1)
     subdistrict_codes: list[DopaCode] = Field(default_factory=list)
@@ -250,6 +264,8 @@ class CityConfig(Strict):
     # The days the bundled recordings cover; `make run` materializes this window offline.
     recorded_window: Window
     sources: Sources
+    # Parameters of the recordings generator (`make recordings`); defaults fit any city.
+    recordings: RecordingSettings = RecordingSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -301,11 +317,12 @@ class Settings(BaseModel):
 
 
 def _format_validation_error(path: Path, error: ValidationError) -> str:
-    lines = [f"invalid city config {path}:"]
+    """One line: the file, then each offending key and what is wrong with it."""
+    problems = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "<top level>"
-        lines.append(f"  {key}: {item['msg']}")
-    return "\n".join(lines)
+        problems.append(f"{key}: {item['msg']}")
+    return f"invalid city config {path}: " + "; ".join(problems)
 
 
 def load_city_config(path: Path, env: dict[str, str] | None = None) -> CityConfig:
@@ -332,11 +349,26 @@ def load_city_config(path: Path, env: dict[str, str] | None = None) -> CityConfi
     except ValidationError as exc:
         # A bad value set by an environment override is not in the file: say where it came from.
         notes = [
-            f"  (sources.{loc[1]}.base_url comes from {variable}, not the file)"
+            f" (sources.{loc[1]}.base_url comes from {variable}, not the file)"
             for loc, variable in overridden.items()
             if any(tuple(map(str, e["loc"])) == loc for e in exc.errors())
         ]
-        raise ConfigError("\n".join([_format_validation_error(path, exc), *notes])) from None
+        raise ConfigError("".join([_format_validation_error(path, exc), *notes])) from None
+
+
+def city_files(directory: Path = CITIES_DIR) -> dict[str, Path]:
+    """Every city YAML in `directory` by slug, each validated; two files with one slug are refused
+    (the slug names the city's recordings, lake partitions and published release)."""
+    found: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        slug = load_city_config(path, env={}).city.slug
+        if slug in found:
+            raise ConfigError(
+                f"invalid city config {path}: city.slug: {slug!r} is already the slug of "
+                f"{found[slug]}; every city needs its own slug"
+            )
+        found[slug] = path
+    return found
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

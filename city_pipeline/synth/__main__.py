@@ -11,9 +11,16 @@ import importlib
 import random
 import shutil
 import zlib
+from pathlib import Path
 
 from city_pipeline.http import RecordingStore
-from city_pipeline.settings import CITIES_DIR, SOURCE_NAMES, load_settings
+from city_pipeline.settings import (
+    CITIES_DIR,
+    SOURCE_NAMES,
+    ConfigError,
+    city_files,
+    load_settings,
+)
 from city_pipeline.synth import write_recordings
 
 
@@ -40,12 +47,26 @@ def generate_city(config_path, *, scale: int = 1, recordings_root=None) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--city", action="append", help="city slug (default: every shipped city)")
+    parser.add_argument(
+        "--city",
+        action="append",
+        help="city slug, or the path of a city YAML (default: every shipped city)",
+    )
+    parser.add_argument(
+        "--recordings-dir", help="write <dir>/<slug>/ instead of data/recordings/<slug>/"
+    )
     args = parser.parse_args()
-    slugs = args.city or sorted(p.stem for p in CITIES_DIR.glob("*.yaml"))
-    for slug in slugs:
-        counts = generate_city(CITIES_DIR / f"{slug}.yaml")
-        print(f"{slug}: " + ", ".join(f"{s}={n}" for s, n in counts.items()))
+    try:
+        shipped = city_files()  # also refuses two shipped files with one slug
+        paths = [
+            Path(c) if c.endswith((".yaml", ".yml")) else shipped.get(c, CITIES_DIR / f"{c}.yaml")
+            for c in args.city or sorted(shipped)
+        ]
+        for path in paths:
+            counts = generate_city(path, recordings_root=args.recordings_dir)
+            print(f"{path.stem}: " + ", ".join(f"{s}={n}" for s, n in counts.items()))
+    except ConfigError as exc:
+        raise SystemExit(f"city_pipeline.synth: {exc}") from None
 
 
 if __name__ == "__main__":

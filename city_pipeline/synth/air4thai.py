@@ -11,21 +11,25 @@
   readings as `"-"`, JSON null or -999, gas-analyser gaps, and a few station-days fully missing
   (all `"-"`, or an empty `data` list), so completeness is sometimes below 100%.
 
-Khon Kaen's January–March is the dry-season burning peak (daily PM2.5 means ~25–90 µg/m³).
+The PM2.5 season comes from the city YAML's `recordings.pm25` (Khon Kaen's January–March is the
+dry-season burning peak, daily means ~25–90 µg/m³).
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import random
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from city_pipeline.analyse.aqi import band_table, categories
 from city_pipeline.settings import Settings
 from city_pipeline.sources import air4thai
 from city_pipeline.synth import Recording, json_bytes
+from city_pipeline.synth_settings import Pm25Season
 from city_pipeline.windows import days_between
 
 GASES = ("O3", "CO", "NO2", "SO2")
@@ -47,91 +51,32 @@ def aqi_color_id(aqi: int) -> int:
     return 1 + sum(aqi > c.aqi_high for c in categories() if c.aqi_high is not None)
 
 
-# Stations of the national list: the shipped cities' configured stations and a few elsewhere.
-STATIONS: dict[str, dict[str, str]] = {
-    "46t": {
-        "nameTH": "ศูนย์ราชการจังหวัดขอนแก่น ",
-        "nameEN": "Khon Kaen Government Center",
-        "areaTH": "ต.ในเมือง อ.เมือง, ขอนแก่น",
-        "areaEN": "Nai Mueang, Mueang, Khon Kaen",
-        "lat": "16.445329",
-        "long": "102.835251",
-    },
-    "97t": {
-        "nameTH": "สนามกีฬากลางจังหวัดขอนแก่น",
-        "nameEN": "Khon Kaen Provincial Stadium",
-        "areaTH": "ต.ศิลา อ.เมือง, ขอนแก่น",
-        "areaEN": "Sila, Mueang, Khon Kaen",
-        "lat": "16.468731",
-        "long": "102.820612",
-    },
-    "02t": {
-        "nameTH": "มหาวิทยาลัยราชภัฏบ้านสมเด็จเจ้าพระยา",
-        "nameEN": "Bansomdejchaopraya Rajabhat University",
-        "areaTH": "แขวงหิรัญรูจี เขตธนบุรี, กรุงเทพฯ",
-        "areaEN": "Hiran Ruchi, Thon Buri, Bangkok",
-        "lat": "13.732846",
-        "long": "100.487662",
-    },
-    "03t": {
-        "nameTH": "ริมถนนทางหลวงหมายเลข 3902 ",
-        "nameEN": "Highway NO.3902 km.13 +600",
-        "areaTH": "ริมถนนกาญจนาภิเษก เขตบางขุนเทียน, กรุงเทพฯ",
-        "areaEN": "Kanchanaphisek Rd, Bang Khun Thian, Bangkok",
-        "lat": "13.636514",
-        "long": "100.414262",
-    },
-    "05t": {
-        "nameTH": "การเคหะชุมชนดินแดง",
-        "nameEN": "Din Daeng Housing Community",
-        "areaTH": "ริมถนนดินแดง แขวงดินแดง เขตดินแดง, กรุงเทพฯ",
-        "areaEN": "Din Daeng Rd, Din Daeng, Bangkok",
-        "lat": "13.765219",
-        "long": "100.550149",
-    },
-    "36t": {
-        "nameTH": "ศาลากลางจังหวัดเชียงใหม่",
-        "nameEN": "Chiang Mai City Hall",
-        "areaTH": "ต.ช้างเผือก อ.เมือง, เชียงใหม่",
-        "areaEN": "Chang Phueak, Mueang, Chiang Mai",
-        "lat": "18.840633",
-        "long": "98.969661",
-    },
-    "70t": {
-        "nameTH": "สำนักงานสิ่งแวดล้อมภาคที่ 9",
-        "nameEN": "Regional Environment Office 9",
-        "areaTH": "ต.หมากแข้ง อ.เมือง, อุดรธานี",
-        "areaEN": "Mak Khaeng, Mueang, Udon Thani",
-        "lat": "17.413215",
-        "long": "102.787601",
-    },
-    "81t": {
-        "nameTH": "อ่างเก็บน้ำประปา",
-        "nameEN": "Water reservoir",
-        "areaTH": "ต.นครปฐม อ.เมือง, นครปฐม",
-        "areaEN": "Mueang, Nakhon Pathom",
-        "lat": "13.832076",
-        "long": "100.057961",
-    },
-}
+# The national station list the recordings serve: real Air4Thai station ids with their published
+# names, areas and coordinates (air4thai_stations.csv; `metadata_from` says where each row was
+# read, the `in_*` columns whether the id occurs in the real PCD/Air4Thai series in
+# ../shared/real-data). A city's `station_ids` must be listed there (tests/test_cities.py).
+STATIONS_FILE = Path(__file__).with_name("air4thai_stations.csv")
+STATION_FIELDS = ("nameTH", "nameEN", "areaTH", "areaEN", "lat", "long")
+
+
+def _load_stations() -> dict[str, dict[str, str]]:
+    with STATIONS_FILE.open(encoding="utf-8", newline="") as handle:
+        return {
+            row["stationID"]: {k: row[k] for k in STATION_FIELDS} for row in csv.DictReader(handle)
+        }
+
+
+STATIONS: dict[str, dict[str, str]] = _load_stations()
 # Sensors a station does not have: its readings are JSON null all day.
 NO_SENSOR = {"97t": {"SO2"}, "02t": {"PM10", "CO"}, "05t": {"SO2"}}
 
 
-# Daily PM2.5 (µg/m³) by city: base + peak * bell(day of year), clipped to (low, high).
-# The north-east burning season peaks in late February; Bangkok's haze in January-February.
-PM25_CLIMATE = {
-    "bangkok": {"base": 24.0, "peak": 16.0, "peak_doy": 35, "width": 30, "low": 12.0, "high": 80.0},
-    "default": {"base": 33.0, "peak": 22.0, "peak_doy": 58, "width": 26, "low": 24.0, "high": 95.0},
-}
-
-
-def _daily_pm25(day: date, slug: str, weather: float) -> float:
-    """The city's daily mean PM2.5: the season times the day's weather (log-space anomaly)."""
-    c = PM25_CLIMATE.get(slug, PM25_CLIMATE["default"])
+def _daily_pm25(day: date, season: Pm25Season, weather: float) -> float:
+    """The city's daily mean PM2.5: its season (the YAML's `recordings.pm25`) times the day's
+    weather (log-space anomaly)."""
     doy = day.timetuple().tm_yday
-    typical = c["base"] + c["peak"] * math.exp(-(((doy - c["peak_doy"]) / c["width"]) ** 2))
-    return min(c["high"], max(c["low"], typical * math.exp(weather)))
+    typical = season.base + season.peak * math.exp(-(((doy - season.peak_doy) / season.width) ** 2))
+    return min(season.high, max(season.low, typical * math.exp(weather)))
 
 
 def _diurnal(hour: int) -> float:
@@ -354,7 +299,7 @@ def recordings(settings: Settings, rng: random.Random, scale: int = 1) -> Iterat
     station_rows: dict[str, list[dict]] = {}
     for day in days:
         level = 0.65 * level + rng.gauss(0, 0.2)
-        regional = _daily_pm25(day, settings.city.slug, level)
+        regional = _daily_pm25(day, settings.config.recordings.pm25, level)
         station_rows = {}
         for n, station in enumerate(city_ids):
             mean = regional * (1.0 - 0.08 * n) * math.exp(rng.gauss(0, 0.06))

@@ -10,19 +10,19 @@ Values are the real December 2567 figures moved by a seeded +-0.2 % (Khon Kaen s
 District level (where the city YAML lists a district file, i.e. Khon Kaen): one file per month for
 the city's province, written the way older DOPA downloads come: cp874 (TIS-620) bytes, CRLF, comma
 thousands ("1,234"). Names are written "อำเภอ<name>" (Bangkok: "เขต<name>") — DOPA's district
-tables spell the prefix out; staging strips prefixes, raw keeps them. The 26 Khon Kaen districts
-and their names come from the thailand-geography-json slice in real-samples (MIT); the sizes are
+tables spell the prefix out; staging strips prefixes, raw keeps them. District names come from
+the bundled DOPA reference (thailand-geography-json, MIT), for any province; Khon Kaen's sizes are
 invented but plausible (Mueang Khon Kaen about 420,000 people) and sum to about the province total.
 `scale` does not change these files: their size is fixed by the country's admin areas.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from datetime import date
 
+from city_pipeline import reference
 from city_pipeline.settings import PROJECT_ROOT, DopaFile, Settings
 from city_pipeline.sources import dopa
 from city_pipeline.synth import Recording
@@ -30,10 +30,10 @@ from city_pipeline.windows import months_between
 
 SAMPLES = PROJECT_ROOT / "data" / "recordings" / "real-samples"
 PROVINCE_SAMPLE = SAMPLES / "dopa_stat_c67_province_population_dec2567.txt"
-GEOGRAPHY = SAMPLES / "thai_admin_geography_khonkaen_province40.json"
 TEXT_PLAIN = {"content-type": "text/plain"}
 
-# Relative sizes of Khon Kaen's districts (registered population, thousands, rounded).
+# Relative sizes of Khon Kaen's districts (registered population, thousands, rounded); any other
+# province's districts weigh 50 each, drawn around that (a city may list a district file too).
 KHON_KAEN_DISTRICT_WEIGHTS: dict[str, int] = {
     "4001": 420,
     "4002": 60,
@@ -110,21 +110,12 @@ def province_file(rows: list[Row], yymm: str) -> bytes:
 
 
 def _districts(province_code: str) -> list[tuple[str, str]]:
-    geography = json.loads(GEOGRAPHY.read_text(encoding="utf-8"))
-    districts = sorted(
-        {
-            (str(r["districtCode"]), r["districtNameTh"])
-            for r in geography
-            if str(r["provinceCode"]) == province_code
-        }
+    """The province's (district code, Thai name), from the bundled DOPA reference."""
+    return sorted(
+        (code, place.name_th)
+        for code, place in reference.places("district").items()
+        if place.parent == province_code
     )
-    if not districts:
-        raise ValueError(
-            f"no district names for province {province_code} in {GEOGRAPHY.name}; "
-            "add the province's slice of thailand-geography-json to generate its "
-            "district file"
-        )
-    return districts
 
 
 def district_weights(rng: random.Random, province_code: str) -> dict[str, float]:

@@ -21,8 +21,8 @@ Joe Takara), the districts and subdistricts of Bangkok (10) and Mueang Khon Kaen
 from __future__ import annotations
 
 from city_pipeline.synth.traffy.flavour import (
-    BANGKOK,
-    KHON_KAEN,
+    BANGKOK_NAMING,
+    PROVINCIAL_NAMING,
     CityFlavour,
     SpecialDays,
     as_written,
@@ -43,10 +43,10 @@ from city_pipeline.synth.traffy.places import DISTRICTS, SUBDISTRICTS
 from city_pipeline.synth.traffy.tickets import Ticket, TicketFactory, generate_tickets, report_time
 
 __all__ = [
-    "BANGKOK",
+    "BANGKOK_NAMING",
     "CityFlavour",
     "DISTRICTS",
-    "KHON_KAEN",
+    "PROVINCIAL_NAMING",
     "SUBDISTRICTS",
     "SpecialDays",
     "Ticket",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from city_pipeline.settings import CityIdentity
+from city_pipeline.synth_settings import TraffyFlavour
 
 # Category -> description templates ({place} is filled in). Vocabulary as seen in the real samples.
 DESCRIPTIONS: dict[str, tuple[str, ...]] = {
@@ -77,7 +78,8 @@ COMPANIONS = {
 
 @dataclass(frozen=True)
 class CityFlavour:
-    """What differs between a Bangkok-style and a provincial city in Traffy's data."""
+    """How a city's Traffy tickets read: its places (from the city YAML's `recordings.traffy`)
+    and how its admin areas are written (Bangkok's เขต/แขวง, or a province's อำเภอ/ตำบล)."""
 
     streets: tuple[str, ...]
     landmarks: tuple[str, ...]
@@ -90,56 +92,34 @@ class CityFlavour:
     new_per_day: tuple[int, int]
 
 
-KHON_KAEN = CityFlavour(
-    streets=(
-        "ถนนมิตรภาพ",
-        "ถนนศรีจันทร์",
-        "ถนนหน้าเมือง",
-        "ถนนกลางเมือง",
-        "ถนนประชาสโมสร",
-        "ถนนรื่นรมย์",
-        "ถนนมะลิวัลย์",
-        "ถนนเหล่านาดี",
-        "ถนนชาตะผดุง",
-        "ถนนศรีธาตุ",
-    ),
-    landmarks=("หน้าตลาดสด", "ข้างบึงแก่นนคร", "หน้าโรงเรียน", "ใกล้สถานีขนส่ง", "หน้าวัด"),
-    district_prefixes=("อ.", "อำเภอ"),
-    subdistrict_prefixes=("ต.", "ตำบล"),
-    district_word="อำเภอ",
-    subdistrict_word="ตำบล",
-    province_word="จังหวัด",
-    spread_deg=0.025,
-    new_per_day=(9, 27),
-)
+@dataclass(frozen=True)
+class AreaNaming:
+    district_prefixes: tuple[str, ...]
+    subdistrict_prefixes: tuple[str, ...]
+    district_word: str
+    subdistrict_word: str
+    province_word: str
 
 
-BANGKOK = CityFlavour(
-    streets=(
-        "ถนนสุขุมวิท",
-        "ถนนพหลโยธิน",
-        "ถนนลาดพร้าว",
-        "ถนนรามคำแหง",
-        "ถนนเพชรเกษม",
-        "ถนนพระราม 4",
-        "ถนนงามวงศ์วาน",
-        "ถนนจรัญสนิทวงศ์",
-        "ถนนอ่อนนุช",
-        "ถนนศรีนครินทร์",
-    ),
-    landmarks=("หน้าตลาด", "ใต้ทางด่วน", "หน้าโรงเรียน", "ปากซอย", "ใกล้สถานีรถไฟฟ้า"),
-    district_prefixes=("เขต", "เขต "),
-    subdistrict_prefixes=("แขวง", "แขวง "),
-    district_word="เขต",
-    subdistrict_word="แขวง",
-    province_word="",
-    spread_deg=0.07,
-    new_per_day=(18, 40),
-)
+PROVINCIAL_NAMING = AreaNaming(("อ.", "อำเภอ"), ("ต.", "ตำบล"), "อำเภอ", "ตำบล", "จังหวัด")
+# Bangkok (DOPA province 10) is the one province whose districts are เขต and subdistricts แขวง.
+BANGKOK_NAMING = AreaNaming(("เขต", "เขต "), ("แขวง", "แขวง "), "เขต", "แขวง", "")
+BANGKOK_PROVINCE_CODE = "10"
 
 
-def flavour_of(city: CityIdentity) -> CityFlavour:
-    return BANGKOK if city.province_code == "10" else KHON_KAEN
+def flavour_of(city: CityIdentity, recordings: TraffyFlavour) -> CityFlavour:
+    naming = BANGKOK_NAMING if city.province_code == BANGKOK_PROVINCE_CODE else PROVINCIAL_NAMING
+    return CityFlavour(
+        streets=tuple(recordings.streets),
+        landmarks=tuple(recordings.landmarks),
+        district_prefixes=naming.district_prefixes,
+        subdistrict_prefixes=naming.subdistrict_prefixes,
+        district_word=naming.district_word,
+        subdistrict_word=naming.subdistrict_word,
+        province_word=naming.province_word,
+        spread_deg=recordings.spread_deg,
+        new_per_day=recordings.new_per_day,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,16 @@
-"""Admin-area names as Traffy writes them, for the synthetic tickets: the districts and
-subdistricts of Bangkok (10) and Mueang Khon Kaen (4001).
+"""Admin-area names as Traffy writes them, for the synthetic tickets.
+
+The districts and subdistricts of Bangkok (10) and Mueang Khon Kaen (4001) are listed here (the
+subset of Bangkok's แขวง the shipped recordings use); any other city's names come from the bundled
+DOPA reference (`city_pipeline.reference`), so a new city needs no entry here.
 
 Source: thailand-geography-data/thailand-geography-json (MIT, Copyright (c) 2023-Present Joe
 Takara)."""
 
 from __future__ import annotations
+
+from city_pipeline import reference
+from city_pipeline.settings import CityIdentity
 
 DISTRICTS: dict[str, str] = {
     "1001": "พระนคร",
@@ -261,3 +267,21 @@ SUBDISTRICTS: dict[str, str] = {
     "400117": "บึงเนียม",
     "400118": "โนนท่อน",
 }
+
+
+def area_names(city: CityIdentity) -> list[tuple[str, str]]:
+    """(district name, subdistrict name) of the city's configured areas: every subdistrict of its
+    districts, or only its `subdistrict_codes` when it lists them."""
+    wanted = set(city.subdistrict_codes)
+    if all(code in DISTRICTS for code in city.district_codes):
+        return [
+            (DISTRICTS[code[:4]], name)
+            for code, name in SUBDISTRICTS.items()
+            if code[:4] in city.district_codes and (not wanted or code in wanted)
+        ]
+    districts = reference.places("district")
+    return [
+        (districts[place.parent].name_th, place.name_th)
+        for code, place in sorted(reference.places("subdistrict").items())
+        if place.parent in city.district_codes and (not wanted or code in wanted)
+    ]

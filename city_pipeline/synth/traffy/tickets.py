@@ -18,7 +18,7 @@ from city_pipeline.synth.traffy.flavour import (
     flavour_of,
     special_days,
 )
-from city_pipeline.synth.traffy.places import DISTRICTS, SUBDISTRICTS
+from city_pipeline.synth.traffy.places import area_names
 from city_pipeline.windows import days_between
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -125,23 +125,14 @@ class TicketFactory:
     def __init__(self, settings: Settings, rng: random.Random):
         self.rng = rng
         self.city = settings.city
-        self.flavour = flavour_of(settings.city)
+        self.flavour = flavour_of(settings.city, settings.config.recordings.traffy)
         self.areas = self._areas()
         self.used_ids: set[str] = set()
         self.message_id = 1_700_000 + rng.randint(0, 99_999)
 
     def _areas(self) -> list[tuple[str, str]]:
         """(district name, subdistrict name) pairs of the city, from its configured codes."""
-        city = self.city
-        unknown = [c for c in city.district_codes if c not in DISTRICTS]
-        if unknown:
-            raise ValueError(f"synth.traffy has no admin-area names for districts {unknown}")
-        wanted = set(city.subdistrict_codes)
-        return [
-            (DISTRICTS[code[:4]], name)
-            for code, name in SUBDISTRICTS.items()
-            if code[:4] in city.district_codes and (not wanted or code in wanted)
-        ]
+        return area_names(self.city)
 
     def _ticket_id(self, year: int) -> str:
         while True:

@@ -147,7 +147,7 @@ def land_air4thai(landing: Landing, size: Size) -> None:
     level = 0.0
     for day in days_of(size):
         level = 0.65 * level + rng.gauss(0, 0.2)  # smoggy spells last several days
-        regional = synth_air4thai._daily_pm25(day, settings.city.slug, level)
+        regional = synth_air4thai.daily_pm25(day, settings.config.recordings.pm25, level)
         rows = {}
         for n, sid in enumerate(ids):
             mean = regional * (1.0 - 0.3 * (n % 7) / 7) * math.exp(rng.gauss(0, 0.06))

@@ -71,7 +71,7 @@ STATIONS: dict[str, dict[str, str]] = _load_stations()
 NO_SENSOR = {"97t": {"SO2"}, "02t": {"PM10", "CO"}, "05t": {"SO2"}}
 
 
-def _daily_pm25(day: date, season: Pm25Season, weather: float) -> float:
+def daily_pm25(day: date, season: Pm25Season, weather: float) -> float:
     """The city's daily mean PM2.5: its season (the YAML's `recordings.pm25`) times the day's
     weather (log-space anomaly)."""
     doy = day.timetuple().tm_yday
@@ -299,7 +299,7 @@ def recordings(settings: Settings, rng: random.Random, scale: int = 1) -> Iterat
     station_rows: dict[str, list[dict]] = {}
     for day in days:
         level = 0.65 * level + rng.gauss(0, 0.2)
-        regional = _daily_pm25(day, settings.config.recordings.pm25, level)
+        regional = daily_pm25(day, settings.config.recordings.pm25, level)
         station_rows = {}
         for n, station in enumerate(city_ids):
             mean = regional * (1.0 - 0.08 * n) * math.exp(rng.gauss(0, 0.06))

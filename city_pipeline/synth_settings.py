@@ -19,7 +19,7 @@ class _Strict(BaseModel):
 class Pm25Season(_Strict):
     """Daily mean PM2.5 (µg/m³) = base + peak * bell(day of year), times the day's weather,
     clipped to [low, high]. Fit these to the city's station in the PCD daily series
-    (../shared/real-data/pcd_daily_pm25_2011_2023.csv) and say so in the YAML."""
+    (bundled as data/history/pcd_daily_pm25.csv) and say so in the YAML."""
 
     base: float = Field(default=33.0, ge=0)
     peak: float = Field(default=22.0, ge=0)

@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from held_out_tickets import held_out_tickets
 
 from city_pipeline.analyse import complaint_types, store
 from city_pipeline.defs import analyse_complaints, analyse_surges
@@ -134,25 +135,6 @@ def test_surge_alert_goes_to_the_alert_channel_once(tmp_path):
 # -- nightly: the incremental path equals a full recompute -------------------------------------
 
 
-def real_mart() -> pd.DataFrame:
-    """The 681 real held-out tickets (Bangkok, 2023-05-11..18) as fct_complaints holds them."""
-    test = pd.read_csv(complaint_types.HISTORY_TEST, dtype=str, keep_default_na=False)
-    opened = pd.to_datetime(test["opened_at"]).dt.tz_convert("Asia/Bangkok").dt.tz_localize(None)
-    return pd.DataFrame(
-        {
-            "ticket_id": test["ticket_id"],
-            "description": test["text"],
-            "categories": test["labels"].map(lambda s: s.split("|") if s else ["ไม่ระบุ"]),
-            "opened_at": opened,
-            "opened_date": opened.dt.date,
-            "lat": pd.to_numeric(test["lat"]),
-            "lon": pd.to_numeric(test["lon"]),
-            "subdistrict_code": "100101",
-            "last_seen_date": opened.dt.date,
-        }
-    )
-
-
 def tonight(mart: pd.DataFrame) -> pd.DataFrame:
     """The last day's mart: every 7th older ticket seen again today, every 14th with an edited
     text and every 21st re-tagged by the citizen."""
@@ -189,7 +171,7 @@ def nightly_insights(
 def test_incremental_night_equals_a_full_recompute_on_real_tickets(tmp_path, small_history):
     settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(tmp_path / "train")})
     analyse_complaints.train_types(settings)
-    mart = real_mart()
+    mart = held_out_tickets()
     yesterday = mart[mart["opened_date"] < mart["opened_date"].max()]
     today = tonight(mart)
     incremental, night = nightly_insights(tmp_path / "a", settings.models_dir, yesterday, today)

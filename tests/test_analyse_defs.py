@@ -12,8 +12,9 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from held_out_tickets import held_out_tickets
 
-from city_pipeline.analyse import complaint_types, forecast, history, store
+from city_pipeline.analyse import forecast, history, store
 from city_pipeline.analyse.history import SEED_HISTORY, read_daily_csv
 from city_pipeline.consume.catalog import mart_by_name
 from city_pipeline.defs import analyse, analyse_complaints, consume
@@ -64,22 +65,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def real_tickets() -> pd.DataFrame:
-    """The held-out real tickets as the mart fct_complaints would hold them (one subdistrict)."""
-    test = pd.read_csv(complaint_types.HISTORY_TEST, dtype=str, keep_default_na=False)
-    opened = pd.to_datetime(test["opened_at"]).dt.tz_convert("Asia/Bangkok").dt.tz_localize(None)
-    return pd.DataFrame(
-        {
-            "ticket_id": test["ticket_id"],
-            "description": test["text"],
-            "categories": test["labels"].map(lambda s: s.split("|") if s else ["ไม่ระบุ"]),
-            "opened_at": opened,
-            "opened_date": opened.dt.date,
-            "lat": pd.to_numeric(test["lat"]),
-            "lon": pd.to_numeric(test["lon"]),
-            "subdistrict_code": "100101",
-            "last_seen_date": opened.dt.date.max(),
-        }
-    )
+    """The held-out real tickets, all last seen on the newest day (one nightly snapshot)."""
+    tickets = held_out_tickets()
+    return tickets.assign(last_seen_date=tickets["opened_date"].max())
 
 
 def run(data_dir: Path, *assets, raise_on_error=True) -> dg.ExecuteInProcessResult:

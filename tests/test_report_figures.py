@@ -41,20 +41,22 @@ def sql(tables):
     return one
 
 
+def report_inputs(tables, data_dir) -> ReportInputs:
+    settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(data_dir)})
+    return ReportInputs(
+        city=settings.city,
+        tables=tables,
+        validations=[],
+        freshness=source_freshness(settings, tables, REPORT_DAY),
+        release_id="r",
+        generated_at="2024-02-01T02:15:00+00:00",
+        report_day=REPORT_DAY,
+    )
+
+
 @pytest.fixture(scope="module")
 def html(tables, tmp_path_factory) -> str:
-    settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
-    return render_report(
-        ReportInputs(
-            city=settings.city,
-            tables=tables,
-            validations=[],
-            freshness=source_freshness(settings, tables, REPORT_DAY),
-            release_id="r",
-            generated_at="2024-02-01T02:15:00+00:00",
-            report_day=REPORT_DAY,
-        )
-    )
+    return render_report(report_inputs(tables, tmp_path_factory.mktemp("data")))
 
 
 def shown(html: str, figure: str) -> float:
@@ -183,10 +185,9 @@ def test_open_cases_on_a_day_when_nothing_was_ever_closed():
     assert executive.resolution_by_category(tickets, date(2024, 1, 2))["rows"] == []
 
 
-def expected_rates(sql, settings) -> dict[str, float]:
+def expected_rates(sql, city) -> dict[str, float]:
     """Tickets opened in the window per 1,000 residents, per city area at the finest level DOPA
     published for the newest month up to the report day: SQL over the marts."""
-    city = settings.city
     codes = {
         "subdistrict": list(city.subdistrict_codes),
         "district": list(city.district_codes),
@@ -213,9 +214,8 @@ def expected_rates(sql, settings) -> dict[str, float]:
     raise AssertionError("no population for the city")
 
 
-def test_complaints_per_1000_residents_match_sql(sql, html, tables, tmp_path):
-    settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(tmp_path)})
-    expected = expected_rates(sql, settings)
+def test_complaints_per_1000_residents_match_sql(sql, html):
+    expected = expected_rates(sql, load_settings({}).city)
     for code, (tickets, residents) in expected.items():
         assert shown(html, f"rate_{code}") == round(tickets / residents * 1000, 2)
     tickets = sum(t for t, _ in expected.values())
@@ -231,18 +231,8 @@ def test_complaints_per_1000_residents_match_sql(sql, html, tables, tmp_path):
 def test_summary_page_figures_match_sql(sql, tables, html, tmp_path):
     from city_pipeline.report import render_summary
 
-    settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(tmp_path)})
-    summary = render_summary(
-        ReportInputs(
-            city=settings.city,
-            tables=tables,
-            validations=[],
-            freshness=source_freshness(settings, tables, REPORT_DAY),
-            release_id="r",
-            generated_at="2024-02-01T02:15:00+00:00",
-            report_day=REPORT_DAY,
-        )
-    )
+    inputs = report_inputs(tables, tmp_path)
+    summary = render_summary(inputs)
     [(opened,)] = sql("select count(*) from fct_complaints where opened_date = ?", REPORT_DAY)
     [(open_tickets,)] = sql(
         "select count(*) from fct_complaints where opened_date <= $1 "
@@ -259,7 +249,7 @@ def test_summary_page_figures_match_sql(sql, tables, html, tmp_path):
         REPORT_DAY.replace(day=1),
         REPORT_DAY,
     )
-    expected = expected_rates(sql, settings)
+    expected = expected_rates(sql, inputs.city)
     rate = round(
         sum(t for t, _ in expected.values()) / sum(r for _, r in expected.values()) * 1000, 2
     )

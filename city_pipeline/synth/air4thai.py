@@ -53,8 +53,9 @@ def aqi_color_id(aqi: int) -> int:
 
 # The national station list the recordings serve: real Air4Thai station ids with their published
 # names, areas and coordinates (air4thai_stations.csv; `metadata_from` says where each row was
-# read, the `in_*` columns whether the id occurs in the real PCD/Air4Thai series in
-# ../shared/real-data). A city's `station_ids` must be listed there (tests/test_cities.py).
+# read, the `in_*` columns whether the id occurs in the real PCD daily series, bundled as
+# data/history/pcd_daily_pm25.csv, and in Air4Thai's Aug-Oct 2023 hourly export). A city's
+# `station_ids` must be listed there (tests/test_cities.py).
 STATIONS_FILE = Path(__file__).with_name("air4thai_stations.csv")
 STATION_FIELDS = ("nameTH", "nameEN", "areaTH", "areaEN", "lat", "long")
 

@@ -19,13 +19,13 @@ from markupsafe import Markup
 from city_pipeline.analyse.aqi import pm25_legend
 from city_pipeline.consume.provenance import banner_lines
 from city_pipeline.report import air, areas, charts, executive, insights
+from city_pipeline.report.executive import PM25_STANDARD
 from city_pipeline.report.formatting import local_time, number, thai_date
 from city_pipeline.report.inputs import CHART_DAYS, ReportInputs, frame, recent, window_tickets
 from city_pipeline.report.labels import category_label
 
 __all__ = ["ReportInputs", "frame", "number", "recent", "render_report", "thai_date"]
 
-PM25_STANDARD = 37.5
 FLOOD_WORD = "น้ำท่วม"
 AQI_COLOUR_HEX = {
     "blue": "#3BCCFF",

@@ -15,6 +15,7 @@ import pandas as pd
 from city_pipeline.report.dates import calendar_dates
 from city_pipeline.report.labels import category_label
 
+# The Thai 24-hour PM2.5 standard (µg/m³), the top of the "Moderate" AQI band.
 PM25_STANDARD = 37.5
 AGE_BUCKETS = (("0–7 วัน · days", 0, 7), ("8–30 วัน · days", 8, 30), (">30 วัน · days", 31, None))
 # What the Pollution Control Department advises the public at each Thai AQI band (as it words it

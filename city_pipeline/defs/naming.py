@@ -11,10 +11,12 @@ name, a run or a DuckDB writer slot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import dagster as dg
+from typing import TYPE_CHECKING
 
 from city_pipeline.settings import Settings
+
+if TYPE_CHECKING:  # `status` reads names without paying for Dagster's import
+    import dagster as dg
 
 # The one writer of a city's DuckDB warehouse: every asset that opens it (dbt, analyse, publish)
 # shares this pool of size 1 (the instance's dagster.yaml: `concurrency.pools.default_limit: 1`).
@@ -31,12 +33,12 @@ class CityNames:
 
     def key(self, key: dg.AssetKey) -> dg.AssetKey:
         """The city's copy of a bare asset key (`marts/x` -> `<slug>/marts/x`)."""
-        return dg.AssetKey([self.slug, *key.path]) if self.slug else key
+        return type(key)([self.slug, *key.path]) if self.slug else key
 
     def bare(self, key: dg.AssetKey) -> dg.AssetKey:
         """The bare key of one of this city's keys (the inverse of `key`)."""
         if self.slug and key.path[:1] == [self.slug]:
-            return dg.AssetKey(key.path[1:])
+            return type(key)(key.path[1:])
         return key
 
     def name(self, base: str) -> str:

@@ -343,7 +343,10 @@ def load_city_config(path: Path, env: dict[str, str] | None = None) -> CityConfi
     except FileNotFoundError as exc:
         raise ConfigError(f"city config {path} does not exist") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"city config {path} is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"city config {path} is not valid YAML{where}: {problem}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"city config {path} must be a mapping at the top level")
     overridden: dict[tuple[str, ...], str] = {}

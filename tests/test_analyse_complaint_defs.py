@@ -116,7 +116,9 @@ def test_surge_alert_goes_to_the_alert_channel_once(tmp_path):
     spike = flat + [12]
     write_warehouse(tmp_path, complaints(spike, date(2024, 3, 1)))
     run(tmp_path, analyse_surges.complaint_surges_asset(ONE_CITY))
-    run(tmp_path, analyse_surges.complaint_surges_asset(ONE_CITY))  # the same surge is not sent twice
+    run(
+        tmp_path, analyse_surges.complaint_surges_asset(ONE_CITY)
+    )  # the same surge is not sent twice
     sent = alerts(tmp_path)
     assert len(sent) == 1
     assert sent[0]["alert"] == "complaint_surge"

@@ -19,8 +19,8 @@ from city_pipeline.analyse.history import SEED_HISTORY, read_daily_csv
 from city_pipeline.consume.catalog import mart_by_name
 from city_pipeline.defs import analyse, analyse_complaints, consume
 from city_pipeline.defs.naming import ONE_CITY
-from city_pipeline.settings import load_settings
 from city_pipeline.defs.resources import CityResource
+from city_pipeline.settings import load_settings
 
 HOURLY_SAMPLE = Path(__file__).parent / "data" / "airbkk_114_hourly_2023-01-01_14.csv"
 
@@ -157,9 +157,7 @@ def test_a_failing_analyse_step_holds_back_only_its_mart(data_dir):
 
 
 def test_forecast_and_flags_land_in_the_analyse_schema(data_dir):
-    result = run(
-        data_dir, *analyse.air_assets(ONE_CITY)
-    )
+    result = run(data_dir, *analyse.air_assets(ONE_CITY))
     assert result.success
     names = {(c.asset_key.path[-1], c.check_name) for c in result.get_asset_check_evaluations()}
     assert ("pm25_forecast_model", analyse.MODEL_CHECK) in names

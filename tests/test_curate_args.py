@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from city_pipeline.defs.naming import WAREHOUSE_POOL
 from city_pipeline.defs import capture, curate
+from city_pipeline.defs.automation import deployment_defs
+from city_pipeline.defs.naming import WAREHOUSE_POOL
 from city_pipeline.settings import CITIES_DIR, load_settings
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
@@ -27,7 +28,8 @@ def curate_defs(settings, dbt_manifest) -> dg.Definitions:
 
 @pytest.fixture(scope="module")
 def asset_graph(settings, curate_defs):
-    return dg.Definitions.merge(capture.build_defs(settings), curate_defs).resolve_asset_graph()
+    layers = dg.Definitions.merge(capture.build_defs(settings), curate_defs, deployment_defs())
+    return layers.resolve_asset_graph()
 
 
 def test_window_vars_of_one_city_day():

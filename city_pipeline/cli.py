@@ -1,8 +1,8 @@
 """`city-pipeline`: run the city's pipeline through Dagster from a terminal.
 
     city-pipeline run [--start D --end D] [--city SLUG|path.yaml] [--data-dir DIR]
-                      [--from-landing]
-    city-pipeline status [--city ..] [--data-dir DIR] [--json]
+                      [--from-landing] [--cities-dir DIR] [--all-cities [--parallel N]]
+    city-pipeline status [--city ..|--all-cities] [--cities-dir DIR] [--data-dir DIR] [--json]
     city-pipeline evaluate complaints --train CSV --test CSV
     city-pipeline verify [--city ..] [--data-dir DIR] [--json]
     city-pipeline evaluate forecast --csv PATH [--since YYYY-MM-DD]
@@ -26,7 +26,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from city_pipeline.settings import CITIES_DIR, ConfigError, Settings, SourceMode, load_settings
+from city_pipeline.defs.naming import ONE_CITY, CityNames
+from city_pipeline.settings import (
+    CITIES_DIR,
+    CITIES_DIR_ENV,
+    PROJECT_ROOT,
+    ConfigError,
+    Settings,
+    SourceMode,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -41,20 +50,31 @@ concurrency:
 """
 
 
+def cities_dir() -> Path:
+    """Where city slugs are looked up: the deployment's folder, else the shipped cities."""
+    return Path(os.environ.get(CITIES_DIR_ENV) or CITIES_DIR)
+
+
 def resolve_city(value: str) -> Path:
-    """A city is a slug of a shipped YAML (`khon_kaen`) or a path to any city YAML."""
+    """A city is a slug (`khon_kaen`) of a YAML in `cities_dir()` or a path to any city YAML."""
     candidate = Path(value)
     if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
         return candidate.resolve()
-    shipped = CITIES_DIR / f"{value}.yaml"
-    if not shipped.exists():
-        known = ", ".join(sorted(p.stem for p in CITIES_DIR.glob("*.yaml")))
+    folder = cities_dir()
+    named = folder / f"{value}.yaml"
+    if not named.exists():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
         raise ConfigError(f"unknown city {value!r}: give a path to a YAML or one of: {known}")
-    return shipped
+    return named
 
 
 def apply_city_options(args: argparse.Namespace) -> Settings:
-    """`--city` and `--data-dir` into the environment (definitions read it at import)."""
+    """`--cities-dir`, `--city` and `--data-dir` into the environment (definitions read it at
+    import)."""
+    if getattr(args, "cities_dir", None):
+        os.environ[CITIES_DIR_ENV] = str(Path(args.cities_dir).resolve())
+    if getattr(args, "all_cities", False) and not os.environ.get(CITIES_DIR_ENV):
+        os.environ[CITIES_DIR_ENV] = str(CITIES_DIR)  # every shipped city
     if args.city:
         os.environ["CITY_PIPELINE_CONFIG"] = str(resolve_city(args.city))
     if args.data_dir:
@@ -63,16 +83,23 @@ def apply_city_options(args: argparse.Namespace) -> Settings:
 
 
 def prepare_environment(args: argparse.Namespace) -> Settings:
-    """Apply the CLI options to the environment, with a Dagster instance for the runs."""
+    """Apply the CLI options to the environment, with a Dagster instance for the runs (one per
+    deployment: every city's runs in one instance)."""
     settings = apply_city_options(args)
-    os.environ.setdefault("CITY_PIPELINE_DATA_DIR", str(settings.data_dir))
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
+    root = settings.deployment_dir or settings.data_dir
+    os.environ.setdefault("CITY_PIPELINE_DATA_DIR", str(root))
+    ensure_instance(root)
+    return settings
+
+
+def ensure_instance(root: Path) -> None:
+    """`$DAGSTER_HOME` (default `<data dir>/dagster_home`) with a dagster.yaml; telemetry off."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    return settings
 
 
 def default_window(settings: Settings) -> tuple[date, date]:
@@ -173,15 +200,16 @@ def execute(
     end: str,
     instance: dg.DagsterInstance,
     from_landing: bool = False,
+    names: CityNames = ONE_CITY,
 ) -> dg.ExecuteInProcessResult:
     from city_pipeline import recovery
-    from city_pipeline.defs.resources import WAREHOUSE_POOL
 
+    job_name = names.name(job_name)
     job = defs.resolve_job_def(job_name)
     source = " (raw rebuilt from landing)" if from_landing else ""
     print(f"\n== {job_name}: partitions {start} .. {end}{source}", flush=True)
     run_id = str(uuid.uuid4())
-    with recovery.announce_waits(instance, run_id, [WAREHOUSE_POOL], say):
+    with recovery.announce_waits(instance, run_id, [names.pool], say):
         return job.execute_in_process(
             instance=instance,
             run_id=run_id,
@@ -190,6 +218,7 @@ def execute(
                 "dagster/asset_partition_range_end": end,
                 "city_pipeline/launched_by": "cli",
                 recovery.PROCESS_TAG: recovery.process_tag(),
+                **names.run_tags,
             },
             run_config={
                 "loggers": {"console": {"config": {"log_level": "INFO"}}},
@@ -203,8 +232,30 @@ def say(message: str) -> None:
     print(f"city-pipeline: {message}", flush=True)
 
 
+def command_run_all(args: argparse.Namespace) -> int:
+    """Every city of the deployment, each in its own process (`city_pipeline/deployment.py`)."""
+    from city_pipeline.deployment import run_all
+    from city_pipeline.settings import load_deployment
+
+    if args.city:
+        raise ConfigError("give either --city or --all-cities, not both")
+    apply_city_options(args)
+    deployment = load_deployment()
+    root = Path(os.environ.get("CITY_PIPELINE_DATA_DIR") or PROJECT_ROOT / "data").resolve()
+    os.environ["CITY_PIPELINE_DATA_DIR"] = str(root)
+    ensure_instance(root)
+    passed = [f"--{name}={value}" for name, value in (("start", args.start), ("end", args.end))]
+    run_args = [arg for arg in passed if not arg.endswith("=None")]
+    run_args += ["--from-landing"] if args.from_landing else []
+    _, code = run_all(deployment, root, run_args, args.parallel or os.cpu_count() or 1)
+    return code
+
+
 def command_run(args: argparse.Namespace) -> int:
     from city_pipeline.run_dates import run_window
+
+    if args.all_cities:
+        return command_run_all(args)
 
     # Dates are checked before the Dagster instance (or anything else) is written.
     settings = apply_city_options(args)
@@ -230,6 +281,7 @@ def command_run(args: argparse.Namespace) -> int:
         flush=True,
     )
     summary = Summary()
+    names = CityNames.of(settings)
     defs = build_definitions(settings)
     save_catalog(settings, defs)  # so the next `status` need not build them again
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
@@ -244,6 +296,7 @@ def command_run(args: argparse.Namespace) -> int:
                     month_start(end).isoformat(),
                     instance,
                     args.from_landing,
+                    names,
                 )
             )
         if not summary.failures:
@@ -255,6 +308,7 @@ def command_run(args: argparse.Namespace) -> int:
                     end.isoformat(),
                     instance,
                     args.from_landing,
+                    names,
                 )
             )
     summary.print(settings)
@@ -264,28 +318,44 @@ def command_run(args: argparse.Namespace) -> int:
 def command_status(args: argparse.Namespace) -> int:
     settings = prepare_environment(args)
 
+    from city_pipeline.status_store import open_store
+
+    # Dagster's storage tables read directly: opening a DagsterInstance costs seconds.
+    with open_store(Path(os.environ["DAGSTER_HOME"])) as store:
+        if not args.all_cities:
+            text, code = city_status(settings, store, args.json)
+        else:
+            from city_pipeline.deployment import combined_status
+            from city_pipeline.settings import load_deployment
+
+            deployment = load_deployment()
+            reports = {s: city_status(c, store, args.json) for s, c in deployment.cities.items()}
+            text, code = combined_status(reports, args.json)
+            for error in deployment.refused.values():
+                print(f"city-pipeline: city left out: {error}", file=sys.stderr)
+            code = max(code, 1 if deployment.refused else 0)
+    print(text)
+    return code
+
+
+def city_status(settings: Settings, store: object, as_json: bool) -> tuple[str, int]:
     from city_pipeline import status
     from city_pipeline.status_catalog import load_catalog
-    from city_pipeline.status_store import open_store
 
     catalog = load_catalog(settings)  # cached: building the definitions takes most of 20 s
     title = (
         f"city-pipeline status: {settings.city.name_en} ({settings.city.name_th}), "
         f"times in {settings.city.timezone}"
     )
-    # Dagster's storage tables read directly: opening a DagsterInstance costs seconds.
-    with open_store(Path(os.environ["DAGSTER_HOME"])) as store:
-        text, code = status.report(
-            catalog,
-            store,
-            settings.city.timezone,
-            title,
-            args.json,
-            published_dir=settings.published_dir,
-            lake_dir=settings.lake_dir,
-        )
-    print(text)
-    return code
+    return status.report(
+        catalog,
+        store,
+        settings.city.timezone,
+        title,
+        as_json,
+        published_dir=settings.published_dir,
+        lake_dir=settings.lake_dir,
+    )
 
 
 def command_evaluate_complaints(args: argparse.Namespace) -> int:
@@ -375,11 +445,24 @@ def command_verify(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
-def add_city_options(command: argparse.ArgumentParser) -> None:
+def add_city_options(command: argparse.ArgumentParser, all_cities: bool = False) -> None:
     command.add_argument(
-        "--city", help="a shipped city slug (khon_kaen, chiang_mai, ...) or a path to a city YAML"
+        "--city",
+        help="a city slug (khon_kaen, chiang_mai, ... from --cities-dir or the shipped cities) "
+        "or a path to a city YAML",
     )
     command.add_argument("--data-dir", help="root of lake/warehouse/published (default: data/)")
+    command.add_argument(
+        "--cities-dir",
+        help=f"a folder of <slug>.yaml city files run as one deployment, each city's data in "
+        f"<data dir>/<slug>/ (default: ${CITIES_DIR_ENV}, if set)",
+    )
+    if all_cities:
+        command.add_argument(
+            "--all-cities",
+            action="store_true",
+            help="every city of --cities-dir (default: every shipped city)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -396,7 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a Buddhist Era year such as 2567-01-01 is refused with the date to use",
     )
     run.add_argument("--end", help="last day, inclusive (default: --start)")
-    add_city_options(run)
+    add_city_options(run, all_cities=True)
+    run.add_argument(
+        "--parallel",
+        type=int,
+        help="with --all-cities: cities run at a time (default: the machine's cores)",
+    )
     run.add_argument(
         "--from-landing",
         action="store_true",
@@ -409,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="per asset: last materialization, freshness, last check results "
         "(exit 1 if anything needs attention)",
     )
-    add_city_options(state)
+    add_city_options(state, all_cities=True)
     state.add_argument("--json", action="store_true", help="machine-readable output")
     state.set_defaults(handler=command_status)
     models = add_evaluate_commands(commands)

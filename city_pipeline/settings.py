@@ -8,6 +8,7 @@ the file without reading Python.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from functools import cache
@@ -35,6 +36,8 @@ DEFAULT_CITY_FILE = CITIES_DIR / "khon_kaen.yaml"
 RECORDINGS_DIR = PROJECT_ROOT / "data" / "recordings"
 
 ENV_PREFIX = "CITY_PIPELINE_"
+# A folder of city YAMLs: the deployment runs every city in it (docs/scaling.md).
+CITIES_DIR_ENV = f"{ENV_PREFIX}CITIES_DIR"
 
 
 class ConfigError(ValueError):
@@ -290,6 +293,13 @@ class Settings(BaseModel):
     data_dir: Path
     source_mode: SourceMode
     recordings_dir: Path
+    # Set when the city is one of several in a deployment (`CITY_PIPELINE_CITIES_DIR`): the root
+    # that holds `<slug>/` per city; `data_dir` is then `<deployment_dir>/<slug>`.
+    deployment_dir: Path | None = None
+
+    @property
+    def in_deployment(self) -> bool:
+        return self.deployment_dir is not None
 
     @property
     def city(self) -> CityIdentity:
@@ -333,7 +343,10 @@ def load_city_config(path: Path, env: dict[str, str] | None = None) -> CityConfi
     except FileNotFoundError as exc:
         raise ConfigError(f"city config {path} does not exist") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"city config {path} is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"city config {path} is not valid YAML{where}: {problem}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"city config {path} must be a mapping at the top level")
     overridden: dict[tuple[str, ...], str] = {}
@@ -386,13 +399,48 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ) from None
     recordings = Path(env.get(f"{ENV_PREFIX}RECORDINGS_DIR") or RECORDINGS_DIR).resolve()
     config = load_city_config(config_file, env)
+    deployment_dir = data_dir if env.get(CITIES_DIR_ENV) else None
     return Settings(
         config_file=config_file,
         config=config,
-        data_dir=data_dir,
+        data_dir=data_dir / config.city.slug if deployment_dir else data_dir,
         source_mode=mode,
         recordings_dir=recordings / config.city.slug,
+        deployment_dir=deployment_dir,
     )
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The cities of a several-city deployment: a folder of `<slug>.yaml` files."""
+
+    cities: dict[str, Settings]  # by slug
+    refused: dict[Path, str]  # a city YAML that does not load, and why: the others still run
+
+
+def load_deployment(env: dict[str, str] | None = None) -> Deployment:
+    """Every city in `CITY_PIPELINE_CITIES_DIR`. A broken city file is refused alone (its error
+    names the file), so one city's mistake never stops the other cities' runs."""
+    env = dict(os.environ if env is None else env)
+    directory = Path(env[CITIES_DIR_ENV]).resolve()
+    if not directory.is_dir():
+        raise ConfigError(f"{CITIES_DIR_ENV}={directory}: not a folder of city YAMLs")
+    cities: dict[str, Settings] = {}
+    refused: dict[Path, str] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            settings = load_settings({**env, f"{ENV_PREFIX}CONFIG": str(path)})
+        except ConfigError as exc:
+            refused[path] = str(exc)
+            continue
+        if settings.city.slug != path.stem:  # a step finds its city's file by its slug
+            refused[path] = (
+                f"invalid city config {path}: city.slug {settings.city.slug!r} must be the file's "
+                f"name ({path.stem}.yaml) in a several-city deployment"
+            )
+            continue
+        cities[settings.city.slug] = settings
+    return Deployment(cities, refused)
 
 
 @cache

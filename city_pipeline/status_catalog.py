@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from city_pipeline.defs.naming import ONE_CITY, CityNames
 from city_pipeline.freshness import FreshnessRule
 from city_pipeline.settings import PACKAGE_DIR, PROJECT_ROOT, Settings
 
@@ -63,7 +64,7 @@ class AssetCatalog:
     jobs: tuple[str, ...]  # the scheduled jobs whose last run `status` shows
 
     @classmethod
-    def from_definitions(cls, defs: dg.Definitions) -> AssetCatalog:
+    def from_definitions(cls, defs: dg.Definitions, names: CityNames = ONE_CITY) -> AssetCatalog:
         from city_pipeline.defs.jobs import MONTHLY_JOB, NIGHTLY_JOB
         from city_pipeline.defs.policies import rule_of
 
@@ -80,7 +81,7 @@ class AssetCatalog:
                 )
             )
         checks = sorted((k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys)
-        return cls(tuple(assets), tuple(checks), (NIGHTLY_JOB, MONTHLY_JOB))
+        return cls(tuple(assets), tuple(checks), (names.name(NIGHTLY_JOB), names.name(MONTHLY_JOB)))
 
     def to_json(self, fingerprint: str) -> str:
         return json.dumps(
@@ -119,7 +120,7 @@ def fingerprint(settings: Settings) -> str:
 
 
 def save_catalog(settings: Settings, defs: dg.Definitions) -> AssetCatalog:
-    catalog = AssetCatalog.from_definitions(defs)
+    catalog = AssetCatalog.from_definitions(defs, CityNames.of(settings))
     path = catalog_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written aside and renamed (not lake.write_bytes_atomic: that import pulls in pyarrow).

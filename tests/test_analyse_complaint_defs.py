@@ -17,6 +17,7 @@ from held_out_tickets import held_out_tickets
 
 from city_pipeline.analyse import complaint_types, store
 from city_pipeline.defs import analyse_complaints, analyse_surges
+from city_pipeline.defs.naming import ONE_CITY
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import load_settings
 
@@ -58,7 +59,7 @@ def test_classifier_round_trips_through_the_model_store(tmp_path, small_history)
 
 
 def test_a_worse_classifier_warns_and_the_old_one_stays(tmp_path, small_history):
-    run(tmp_path, analyse_complaints.complaint_type_model)
+    run(tmp_path, analyse_complaints.complaint_type_model_asset(ONE_CITY))
     models = tmp_path / "models"
     first = store.current_version(models, analyse_complaints.MODEL_NAME)
     path = models / analyse_complaints.MODEL_NAME / first / store.CARD
@@ -66,7 +67,7 @@ def test_a_worse_classifier_warns_and_the_old_one_stays(tmp_path, small_history)
     card["metrics"]["top1_accuracy"] = 0.999  # the version in service now looks unbeatable
     path.write_text(json.dumps(card))
     time.sleep(1.1)  # versions are timestamps to the second
-    result = run(tmp_path, analyse_complaints.complaint_type_model)
+    result = run(tmp_path, analyse_complaints.complaint_type_model_asset(ONE_CITY))
     evaluation = result.get_asset_check_evaluations()[0]
     assert evaluation.passed is False and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert "below version" in evaluation.metadata["reasons"].value
@@ -110,12 +111,14 @@ def alerts(data_dir: Path) -> list[dict]:
 def test_surge_alert_goes_to_the_alert_channel_once(tmp_path):
     flat = [2] * 40
     write_warehouse(tmp_path, complaints(flat, date(2024, 3, 1)))
-    run(tmp_path, analyse_surges.complaint_surges)
+    run(tmp_path, analyse_surges.complaint_surges_asset(ONE_CITY))
     assert alerts(tmp_path) == []  # a flat series raises nothing
     spike = flat + [12]
     write_warehouse(tmp_path, complaints(spike, date(2024, 3, 1)))
-    run(tmp_path, analyse_surges.complaint_surges)
-    run(tmp_path, analyse_surges.complaint_surges)  # the same surge is not sent twice
+    run(tmp_path, analyse_surges.complaint_surges_asset(ONE_CITY))
+    run(
+        tmp_path, analyse_surges.complaint_surges_asset(ONE_CITY)
+    )  # the same surge is not sent twice
     sent = alerts(tmp_path)
     assert len(sent) == 1
     assert sent[0]["alert"] == "complaint_surge"

@@ -18,7 +18,9 @@ from city_pipeline.analyse import forecast, history, store
 from city_pipeline.analyse.history import SEED_HISTORY, read_daily_csv
 from city_pipeline.consume.catalog import mart_by_name
 from city_pipeline.defs import analyse, analyse_complaints, consume
+from city_pipeline.defs.naming import ONE_CITY
 from city_pipeline.defs.resources import CityResource
+from city_pipeline.settings import load_settings
 
 HOURLY_SAMPLE = Path(__file__).parent / "data" / "airbkk_114_hourly_2023-01-01_14.csv"
 
@@ -89,7 +91,7 @@ def published(data_dir: Path, *assets) -> dg.ExecuteInProcessResult:
 
 
 def test_complaint_assets_classify_link_and_publish(data_dir):
-    assets = analyse.build_defs().assets
+    assets = analyse.build_defs(load_settings()).assets
     result = published(data_dir, *assets)
     assert result.success
     checks = {(c.asset_key.path[-1], c.check_name): c for c in result.get_asset_check_evaluations()}
@@ -129,7 +131,7 @@ def test_complaint_assets_classify_link_and_publish(data_dir):
 
 
 def test_a_failing_analyse_step_holds_back_only_its_mart(data_dir):
-    assets = analyse.build_defs().assets
+    assets = analyse.build_defs(load_settings()).assets
     assert published(data_dir, *assets).success
     # The classifier in service is damaged: tonight's inference fails.
     version = store.current_version(data_dir / "models", analyse_complaints.MODEL_NAME)
@@ -155,9 +157,7 @@ def test_a_failing_analyse_step_holds_back_only_its_mart(data_dir):
 
 
 def test_forecast_and_flags_land_in_the_analyse_schema(data_dir):
-    result = run(
-        data_dir, analyse.pm25_forecast_model, analyse.pm25_forecast, analyse.air_sensor_flags
-    )
+    result = run(data_dir, *analyse.air_assets(ONE_CITY))
     assert result.success
     names = {(c.asset_key.path[-1], c.check_name) for c in result.get_asset_check_evaluations()}
     assert ("pm25_forecast_model", analyse.MODEL_CHECK) in names

@@ -17,7 +17,7 @@ import pytest
 from werkzeug import Response
 
 from city_pipeline import alerts
-from city_pipeline.defs import automation, jobs, policies, schedules, sensors
+from city_pipeline.defs import jobs, policies, schedules, sensors
 from city_pipeline.defs.build import build_definitions
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import SourceMode, load_settings
@@ -173,10 +173,7 @@ def test_automation_runs_by_itself_only_where_real_sources_are_called(settings):
     assert schedules.automation_status(live, {}) is True  # the city's server
     assert schedules.automation_status(live, {"CITY_PIPELINE_AUTOMATION": "off"}) is False
     assert schedules.automation_status(settings, {"CITY_PIPELINE_AUTOMATION": "on"}) is True
-    live_defs = automation.build_automation_defs(
-        [a for a in build_definitions(live).assets if isinstance(a, dg.AssetsDefinition)], live
-    )
-    repo = live_defs.get_repository_def()
+    repo = build_definitions(live).get_repository_def()
     assert (
         repo.get_schedule_def(schedules.NIGHTLY_SCHEDULE).default_status
         == dg.DefaultScheduleStatus.RUNNING

@@ -20,7 +20,7 @@ import production
 import pytest
 
 from city_pipeline.defs.build import build_definitions
-from city_pipeline.defs.resources import WAREHOUSE_POOL
+from city_pipeline.defs.naming import WAREHOUSE_POOL
 from city_pipeline.settings import load_settings
 
 HOLDER = ("test-holder", "hold-the-warehouse")

@@ -67,7 +67,7 @@ def defs(data_dir) -> dg.Definitions:
     marts = [stand_in(m.name, m.name == "mart_weather_daily") for m in MARTS]
     return dg.Definitions.merge(
         dg.Definitions(assets=marts, resources={"city": CityResource(data_dir=str(data_dir))}),
-        consume.build_defs(None, marts=MARTS),
+        consume.build_defs(load_settings(), marts=MARTS),
         dg.Definitions(jobs=[dg.define_asset_job("everything", selection=dg.AssetSelection.all())]),
     )
 
@@ -101,7 +101,7 @@ def test_graph_shape(defs):
 def test_default_defs_cover_every_published_mart_with_dbt_keys():
     from city_pipeline.consume.catalog import PUBLISHED_MARTS
 
-    built = consume.build_defs(None)
+    built = consume.build_defs(load_settings())
     checks = {spec.asset_key for a in built.assets for spec in a.check_specs}
     assert checks == {consume.published_key(m.name) for m in PUBLISHED_MARTS}
     parents = {d.asset_key for a in built.assets for d in a.specs_by_key.values() for d in d.deps}

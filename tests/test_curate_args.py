@@ -9,6 +9,8 @@ import dagster as dg
 import pytest
 
 from city_pipeline.defs import capture, curate
+from city_pipeline.defs.automation import deployment_defs
+from city_pipeline.defs.naming import WAREHOUSE_POOL
 from city_pipeline.settings import CITIES_DIR, load_settings
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
@@ -26,7 +28,8 @@ def curate_defs(settings, dbt_manifest) -> dg.Definitions:
 
 @pytest.fixture(scope="module")
 def asset_graph(settings, curate_defs):
-    return dg.Definitions.merge(capture.build_defs(settings), curate_defs).resolve_asset_graph()
+    layers = dg.Definitions.merge(capture.build_defs(settings), curate_defs, deployment_defs())
+    return layers.resolve_asset_graph()
 
 
 def test_window_vars_of_one_city_day():
@@ -152,7 +155,7 @@ def test_daily_marts_are_partitioned_and_the_rest_is_not(asset_graph, settings):
 def test_warehouse_writers_share_one_pool(curate_defs):
     ops = [a.op for a in curate_defs.assets]
     assert {op.name for op in ops} == {"curate_daily", "curate_models"}
-    assert all(op.pool == curate.WAREHOUSE_POOL == "duckdb_warehouse" for op in ops)
+    assert all(op.pool == WAREHOUSE_POOL == "duckdb_warehouse" for op in ops)
 
 
 def test_dbt_tests_are_asset_checks(asset_graph):

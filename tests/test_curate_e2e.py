@@ -110,7 +110,7 @@ def pipeline(tmp_path_factory, dbt_manifest):
     data_dir = tmp_path_factory.mktemp("e2e")
     settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(data_dir)})
     defs = dg.Definitions.merge(capture.build_defs(settings), curate.build_defs(settings))
-    resources = {**defs.resources, "city": CityResource(data_dir=str(data_dir))}
+    resources = {"dbt": curate.dbt_resource(), "city": CityResource(data_dir=str(data_dir))}
     materialize(defs, resources, "monthly", partition_key="2024-01-01")
     daily = materialize(
         defs,
@@ -280,7 +280,7 @@ def test_nightly_run_after_a_first_build_gives_the_marts_of_one_build(pipeline, 
     data_dir = tmp_path / "nightly"
     settings = load_settings({"CITY_PIPELINE_DATA_DIR": str(data_dir)})
     defs = dg.Definitions.merge(capture.build_defs(settings), curate.build_defs(settings))
-    resources = {**defs.resources, "city": CityResource(data_dir=str(data_dir))}
+    resources = {"dbt": curate.dbt_resource(), "city": CityResource(data_dir=str(data_dir))}
     materialize(defs, resources, "monthly", partition_key="2024-01-01")
     first_days = {
         "dagster/asset_partition_range_start": DAYS[0],

@@ -27,8 +27,9 @@ import pyarrow as pa
 from city_pipeline.analyse import anomaly, forecast, history, store
 from city_pipeline.consume.warehouse import connect_read_only
 from city_pipeline.defs.consume import markdown_preview
+from city_pipeline.defs.naming import CityNames
 from city_pipeline.defs.policies import freshness_policy
-from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
+from city_pipeline.defs.resources import CityResource
 from city_pipeline.freshness import RULES
 from city_pipeline.settings import Settings
 
@@ -187,60 +188,71 @@ def train_and_store(settings: Settings):
     return trained, card, old, accepted, reasons
 
 
-@dg.asset(
-    key=MODEL_KEY,
-    deps=[AIR_DAILY_KEY],
-    group_name=GROUP,
-    pool=WAREHOUSE_POOL,
-    kinds={"scikitlearn", "python"},
-    check_specs=[dg.AssetCheckSpec(MODEL_CHECK, asset=MODEL_KEY)],
-    freshness_policy=freshness_policy(RULES["weekly"]),
-    description="ตัวแบบพยากรณ์ PM2.5 วันพรุ่งนี้ · Next-day PM2.5 model (pooled Ridge), retrained "
-    "weekly on the seed PCD history and the warehouse's daily means; stored with skops and a model "
-    "card under <data dir>/models/pm25_forecast/. A version worse than persistence or than the one "
-    "in service is kept but not put in service (the check warns).",
-)
-def pm25_forecast_model(context: dg.AssetExecutionContext, city: CityResource):
-    settings = city.settings()
-    trained, card, old, accepted, reasons = train_and_store(settings)
-    in_service = store.current_version(settings.models_dir, forecast.MODEL_NAME)
-    context.log.info(f"model {card.version}: {trained.metrics}; in service: {in_service}")
-    yield dg.MaterializeResult(
-        metadata={
-            "version": card.version,
-            "in_service": in_service,
-            "dagster/row_count": trained.rows,
-            **{k: v for k, v in trained.metrics.items() if isinstance(v, (int, float))},
-            "method": trained.metrics.get("method"),
-            "training_window": dg.MetadataValue.json(trained.training_window),
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=MODEL_CHECK,
-                passed=accepted,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "reasons": "; ".join(reasons) or "beats persistence and the previous version",
-                    "previous_version": old.version if old else "none",
-                },
-            )
-        ],
+def pm25_forecast_model_asset(names: CityNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.key(MODEL_KEY),
+        deps=[names.key(AIR_DAILY_KEY)],
+        group_name=GROUP,
+        pool=names.pool,
+        kinds={"scikitlearn", "python"},
+        check_specs=[dg.AssetCheckSpec(MODEL_CHECK, asset=names.key(MODEL_KEY))],
+        freshness_policy=freshness_policy(RULES["weekly"]),
+        description="ตัวแบบพยากรณ์ PM2.5 วันพรุ่งนี้ · Next-day PM2.5 model (pooled Ridge), retrained "
+        "weekly on the seed PCD history and the warehouse's daily means; stored with skops and a "
+        "model card under <data dir>/models/pm25_forecast/. A version worse than persistence or "
+        "than the one in service is kept but not put in service (the check warns).",
     )
+    def pm25_forecast_model(context: dg.AssetExecutionContext, city: CityResource):
+        settings = city.settings(context.selected_asset_keys)
+        trained, card, old, accepted, reasons = train_and_store(settings)
+        in_service = store.current_version(settings.models_dir, forecast.MODEL_NAME)
+        context.log.info(f"model {card.version}: {trained.metrics}; in service: {in_service}")
+        yield dg.MaterializeResult(
+            metadata={
+                "version": card.version,
+                "in_service": in_service,
+                "dagster/row_count": trained.rows,
+                **{k: v for k, v in trained.metrics.items() if isinstance(v, (int, float))},
+                "method": trained.metrics.get("method"),
+                "training_window": dg.MetadataValue.json(trained.training_window),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=MODEL_CHECK,
+                    passed=accepted,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={
+                        "reasons": "; ".join(reasons)
+                        or "beats persistence and the previous version",
+                        "previous_version": old.version if old else "none",
+                    },
+                )
+            ],
+        )
+
+    return pm25_forecast_model
 
 
-@dg.asset(
-    key=FORECAST_KEY,
-    deps=[MODEL_KEY, AIR_DAILY_KEY],
-    group_name=GROUP,
-    pool=WAREHOUSE_POOL,
-    kinds={"scikitlearn", "duckdb"},
-    check_specs=[output_check(FORECAST_KEY)],
-    description="พยากรณ์ PM2.5 วันพรุ่งนี้ · Tomorrow's 24-hour mean PM2.5 per city station and for "
-    "the city, with the 80% interval, Thai AQI category, the method published (model or "
-    "persistence) and the model version; table analyse.pm25_forecast.",
-)
-def pm25_forecast(context: dg.AssetExecutionContext, city: CityResource) -> dg.MaterializeResult:
-    return guarded(context, lambda: forecast_tomorrow(context, city.settings()))
+def pm25_forecast_asset(names: CityNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.key(FORECAST_KEY),
+        deps=[names.key(MODEL_KEY), names.key(AIR_DAILY_KEY)],
+        group_name=GROUP,
+        pool=names.pool,
+        kinds={"scikitlearn", "duckdb"},
+        check_specs=[output_check(names.key(FORECAST_KEY))],
+        description="พยากรณ์ PM2.5 วันพรุ่งนี้ · Tomorrow's 24-hour mean PM2.5 per city station and for "
+        "the city, with the 80% interval, Thai AQI category, the method published (model or "
+        "persistence) and the model version; table analyse.pm25_forecast.",
+    )
+    def pm25_forecast(
+        context: dg.AssetExecutionContext, city: CityResource
+    ) -> dg.MaterializeResult:
+        return guarded(
+            context, lambda: forecast_tomorrow(context, city.settings(context.selected_asset_keys))
+        )
+
+    return pm25_forecast
 
 
 def forecast_tomorrow(context: dg.AssetExecutionContext, settings: Settings) -> dict[str, Any]:
@@ -268,20 +280,25 @@ def forecast_tomorrow(context: dg.AssetExecutionContext, settings: Settings) -> 
     }
 
 
-@dg.asset(
-    key=FLAGS_KEY,
-    deps=[HOURLY_KEY],
-    group_name=GROUP,
-    pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
-    check_specs=[output_check(FLAGS_KEY)],
-    description="ธงความผิดปกติของเครื่องวัด · Sensor anomaly flags per station-day (and per "
-    "station-hour in analyse.air_sensor_flags_hourly): flat lines, spikes, PM2.5 above PM10, "
-    "out-of-range values, divergence from the regional median. Advice for maintenance only: "
-    "the official AQI figures are never changed.",
-)
-def air_sensor_flags(context: dg.AssetExecutionContext, city: CityResource) -> dg.MaterializeResult:
-    return guarded(context, lambda: flag_sensors(city.settings()))
+def air_sensor_flags_asset(names: CityNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.key(FLAGS_KEY),
+        deps=[names.key(HOURLY_KEY)],
+        group_name=GROUP,
+        pool=names.pool,
+        kinds={"duckdb"},
+        check_specs=[output_check(names.key(FLAGS_KEY))],
+        description="ธงความผิดปกติของเครื่องวัด · Sensor anomaly flags per station-day (and per "
+        "station-hour in analyse.air_sensor_flags_hourly): flat lines, spikes, PM2.5 above PM10, "
+        "out-of-range values, divergence from the regional median. Advice for maintenance only: "
+        "the official AQI figures are never changed.",
+    )
+    def air_sensor_flags(
+        context: dg.AssetExecutionContext, city: CityResource
+    ) -> dg.MaterializeResult:
+        return guarded(context, lambda: flag_sensors(city.settings(context.selected_asset_keys)))
+
+    return air_sensor_flags
 
 
 def flag_sensors(settings: Settings) -> dict[str, Any]:
@@ -301,9 +318,16 @@ def flag_sensors(settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_defs(settings: Settings | None = None) -> dg.Definitions:
+def air_assets(names: CityNames) -> list[dg.AssetsDefinition]:
+    return [
+        pm25_forecast_model_asset(names),
+        pm25_forecast_asset(names),
+        air_sensor_flags_asset(names),
+    ]
+
+
+def build_defs(settings: Settings) -> dg.Definitions:
     from city_pipeline.defs import analyse_complaints
 
-    return dg.Definitions(
-        assets=[pm25_forecast_model, pm25_forecast, air_sensor_flags, *analyse_complaints.ASSETS]
-    )
+    names = CityNames.of(settings)
+    return dg.Definitions(assets=[*air_assets(names), *analyse_complaints.complaint_assets(names)])

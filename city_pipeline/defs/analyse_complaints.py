@@ -23,13 +23,14 @@ from city_pipeline.analyse import complaint_types, duplicates, store
 from city_pipeline.consume.warehouse import connect_read_only
 from city_pipeline.defs.analyse import GROUP, SCHEMA, guarded, output_check, replace_table
 from city_pipeline.defs.analyse_surges import (
-    complaint_surges,
+    complaint_surges_asset,
     recent_tickets,
     table_exists,
 )
 from city_pipeline.defs.consume import markdown_preview
+from city_pipeline.defs.naming import CityNames
 from city_pipeline.defs.policies import freshness_policy
-from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
+from city_pipeline.defs.resources import CityResource
 from city_pipeline.freshness import RULES
 from city_pipeline.settings import Settings
 
@@ -112,47 +113,50 @@ def train_types(settings: Settings, train_path=None, test_path=None):
     return card, old, accepted, reasons
 
 
-@dg.asset(
-    key=TYPE_MODEL_KEY,
-    group_name=GROUP,
-    kinds={"scikitlearn", "python"},
-    check_specs=[dg.AssetCheckSpec(TYPE_MODEL_CHECK, asset=TYPE_MODEL_KEY)],
-    freshness_policy=freshness_policy(RULES["weekly"]),
-    description="ตัวแบบจำแนกประเภทเรื่องร้องเรียน · Complaint problem-type classifier (char n-gram "
-    "TF-IDF + logistic regression), retrained weekly on the real tagged Traffy tickets in "
-    "data/history and scored on the held-out part; skops + model card under "
-    "<data dir>/models/complaint_types/. A version not beating the majority type or the one in "
-    "service is kept but not put in service (the check warns).",
-)
-def complaint_type_model(context: dg.AssetExecutionContext, city: CityResource):
-    settings = city.settings()
-    card, old, accepted, reasons = train_types(settings)
-    in_service = store.current_version(settings.models_dir, MODEL_NAME)
-    context.log.info(f"classifier {card.version}: top-1 {card.metrics['top1_accuracy']:.3f}")
-    baseline = card.metrics["baseline"]
-    yield dg.MaterializeResult(
-        metadata={
-            "version": card.version,
-            "in_service": in_service,
-            "dagster/row_count": card.rows,
-            **{k: card.metrics[k] for k in ("top1_accuracy", "micro_f1", "macro_f1", "n")},
-            "baseline_top1_accuracy": baseline["top1_accuracy"],
-            "baseline_macro_f1": baseline["macro_f1"],
-            "train_seconds": card.metrics["train_seconds"],
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=TYPE_MODEL_CHECK,
-                passed=accepted,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "reasons": "; ".join(reasons)
-                    or "beats the majority type and the previous version",
-                    "previous_version": old.version if old else "none",
-                },
-            )
-        ],
+def complaint_type_model_asset(names: CityNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.key(TYPE_MODEL_KEY),
+        group_name=GROUP,
+        kinds={"scikitlearn", "python"},
+        check_specs=[dg.AssetCheckSpec(TYPE_MODEL_CHECK, asset=names.key(TYPE_MODEL_KEY))],
+        freshness_policy=freshness_policy(RULES["weekly"]),
+        description="ตัวแบบจำแนกประเภทเรื่องร้องเรียน · Complaint problem-type classifier (char n-gram "
+        "TF-IDF + logistic regression), retrained weekly on the real tagged Traffy tickets in "
+        "data/history and scored on the held-out part; skops + model card under "
+        "<data dir>/models/complaint_types/. A version not beating the majority type or the one in "
+        "service is kept but not put in service (the check warns).",
     )
+    def complaint_type_model(context: dg.AssetExecutionContext, city: CityResource):
+        settings = city.settings(context.selected_asset_keys)
+        card, old, accepted, reasons = train_types(settings)
+        in_service = store.current_version(settings.models_dir, MODEL_NAME)
+        context.log.info(f"classifier {card.version}: top-1 {card.metrics['top1_accuracy']:.3f}")
+        baseline = card.metrics["baseline"]
+        yield dg.MaterializeResult(
+            metadata={
+                "version": card.version,
+                "in_service": in_service,
+                "dagster/row_count": card.rows,
+                **{k: card.metrics[k] for k in ("top1_accuracy", "micro_f1", "macro_f1", "n")},
+                "baseline_top1_accuracy": baseline["top1_accuracy"],
+                "baseline_macro_f1": baseline["macro_f1"],
+                "train_seconds": card.metrics["train_seconds"],
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=TYPE_MODEL_CHECK,
+                    passed=accepted,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={
+                        "reasons": "; ".join(reasons)
+                        or "beats the majority type and the previous version",
+                        "previous_version": old.version if old else "none",
+                    },
+                )
+            ],
+        )
+
+    return complaint_type_model
 
 
 def load_classifier(settings: Settings):
@@ -301,20 +305,30 @@ def pa_table(frame: pd.DataFrame):
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-@dg.asset(
-    key=INSIGHTS_KEY,
-    deps=[TYPE_MODEL_KEY, COMPLAINTS_KEY],
-    group_name=GROUP,
-    pool=WAREHOUSE_POOL,
-    kinds={"scikitlearn", "duckdb"},
-    check_specs=[output_check(INSIGHTS_KEY)],
-    description="ประเภทที่คาดและเรื่องซ้ำ · Per complaint: the problem type predicted from the "
-    "scrubbed text (beside, never over, the citizen's own types), its confidence, type_disagrees, "
-    "duplicate_of (the first report of the same problem) and the model version; table "
-    "analyse.complaint_insights.",
-)
-def complaint_insights(context: dg.AssetExecutionContext, city: CityResource):
-    return guarded(context, lambda: classify_and_link(context, city.settings()))
+def complaint_insights_asset(names: CityNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.key(INSIGHTS_KEY),
+        deps=[names.key(TYPE_MODEL_KEY), names.key(COMPLAINTS_KEY)],
+        group_name=GROUP,
+        pool=names.pool,
+        kinds={"scikitlearn", "duckdb"},
+        check_specs=[output_check(names.key(INSIGHTS_KEY))],
+        description="ประเภทที่คาดและเรื่องซ้ำ · Per complaint: the problem type predicted from the "
+        "scrubbed text (beside, never over, the citizen's own types), its confidence, "
+        "type_disagrees, duplicate_of (the first report of the same problem) and the model "
+        "version; table analyse.complaint_insights.",
+    )
+    def complaint_insights(context: dg.AssetExecutionContext, city: CityResource):
+        return guarded(
+            context, lambda: classify_and_link(context, city.settings(context.selected_asset_keys))
+        )
+
+    return complaint_insights
 
 
-ASSETS = [complaint_type_model, complaint_insights, complaint_surges]
+def complaint_assets(names: CityNames) -> list[dg.AssetsDefinition]:
+    return [
+        complaint_type_model_asset(names),
+        complaint_insights_asset(names),
+        complaint_surges_asset(names),
+    ]

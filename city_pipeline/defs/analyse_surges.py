@@ -17,7 +17,8 @@ from city_pipeline import alerts
 from city_pipeline.analyse import surge
 from city_pipeline.consume.warehouse import connect_read_only
 from city_pipeline.defs.analyse import GROUP, SCHEMA, guarded, output_check, replace_table
-from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
+from city_pipeline.defs.naming import CityNames
+from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import Settings
 
 SURGES_KEY = dg.AssetKey([SCHEMA, "complaint_surges"])
@@ -166,17 +167,22 @@ def detect_and_alert(context: dg.AssetExecutionContext, settings: Settings) -> d
     }
 
 
-@dg.asset(
-    key=SURGES_KEY,
-    deps=[COMPLAINTS_KEY],
-    group_name=GROUP,
-    pool=WAREHOUSE_POOL,
-    kinds={"python", "duckdb"},
-    check_specs=[output_check(SURGES_KEY)],
-    description="การเพิ่มขึ้นผิดปกติของเรื่องร้องเรียน · Complaint surges per subdistrict × problem "
-    "type × day: observed and expected count (trailing 28 days with day of week), Poisson p-value "
-    "and alert; a new alert goes to the alert channel (alerts.jsonl, webhook). Table "
-    "analyse.complaint_surges.",
-)
-def complaint_surges(context: dg.AssetExecutionContext, city: CityResource):
-    return guarded(context, lambda: detect_and_alert(context, city.settings()))
+def complaint_surges_asset(names: CityNames) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.key(SURGES_KEY),
+        deps=[names.key(COMPLAINTS_KEY)],
+        group_name=GROUP,
+        pool=names.pool,
+        kinds={"python", "duckdb"},
+        check_specs=[output_check(names.key(SURGES_KEY))],
+        description="การเพิ่มขึ้นผิดปกติของเรื่องร้องเรียน · Complaint surges per subdistrict × problem "
+        "type × day: observed and expected count (trailing 28 days with day of week), Poisson "
+        "p-value and alert; a new alert goes to the alert channel (alerts.jsonl, webhook). Table "
+        "analyse.complaint_surges.",
+    )
+    def complaint_surges(context: dg.AssetExecutionContext, city: CityResource):
+        return guarded(
+            context, lambda: detect_and_alert(context, city.settings(context.selected_asset_keys))
+        )
+
+    return complaint_surges

@@ -20,31 +20,42 @@ from collections.abc import Sequence
 import dagster as dg
 
 from city_pipeline.defs import jobs, schedules, sensors
+from city_pipeline.defs.naming import CityNames
+from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import Settings, get_settings
 
 
 def build_automation_defs(
     assets: Sequence[dg.AssetsDefinition], settings: Settings | None = None
 ) -> dg.Definitions:
-    """Jobs, schedules and sensors for the layers' assets (merge with the layers' Definitions)."""
+    """One city's jobs, schedules and automation sensor for its layers' assets (merge with the
+    layers' Definitions; `deployment_sensors` are added once per deployment)."""
     settings = settings or get_settings()
+    names = CityNames.of(settings)
     running = schedules.automation_status(settings)
-    monthly_job, nightly_job, retrain_job = jobs.build_jobs(assets)
+    monthly_job, nightly_job, retrain_job = jobs.build_jobs(assets, names)
     all_jobs = [monthly_job, nightly_job]
     all_schedules = [
         schedules.nightly_schedule(nightly_job, jobs.daily_keys(assets), settings, running)
     ]
     if jobs.monthly_keys(assets):
         all_schedules.append(schedules.monthly_schedule(monthly_job, settings, running))
-    if jobs.weekly_keys(assets):
+    if jobs.weekly_keys(assets, names):
         all_jobs.append(retrain_job)
         all_schedules.append(schedules.retrain_schedule(retrain_job, settings, running))
     return dg.Definitions(
         jobs=all_jobs,
         schedules=all_schedules,
-        sensors=[
-            sensors.run_failure_alerts,
-            sensors.dead_run_reaper,
-            sensors.automation_sensor(running),
-        ],
+        sensors=[sensors.automation_sensor(running, assets, names)],
+    )
+
+
+def deployment_defs() -> dg.Definitions:
+    """What a deployment has once, whatever its cities: the `city` and `dbt` resources, failure
+    alerts (each to the failed run's city) and the dead-run reaper."""
+    from city_pipeline.defs.curate import dbt_resource
+
+    return dg.Definitions(
+        sensors=[sensors.run_failure_alerts, sensors.dead_run_reaper],
+        resources={"city": CityResource(), "dbt": dbt_resource()},
     )

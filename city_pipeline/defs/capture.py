@@ -14,6 +14,7 @@ import pydantic
 from dagster import AssetExecutionContext
 
 from city_pipeline.capture import CaptureResult, CaptureSpec, rebuild_captures, run_captures
+from city_pipeline.defs.naming import CityNames
 from city_pipeline.defs.partitions import partitions_for
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import Settings
@@ -75,14 +76,15 @@ def warnings_metadata(results: list[CaptureResult]) -> dict[str, object]:
 
 def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
     cadence = settings.source(spec.source).cadence
+    names = CityNames.of(settings)
     asset_specs = [
         dg.AssetSpec(
-            key=raw_key(table),
+            key=names.key(raw_key(table)),
             group_name=GROUP,
             description=spec.description,
             owners=OWNERS,
             kinds={"python", "parquet"},
-            deps=[raw_key(t) for t in spec.depends_on],
+            deps=[names.key(raw_key(t)) for t in spec.depends_on],
             metadata={"source": spec.source, "cadence": cadence},
             tags={"layer": "raw", "source": spec.source},
         )
@@ -90,7 +92,7 @@ def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
     ]
 
     @dg.multi_asset(
-        name=f"capture_{spec.name}",
+        name=names.name(f"capture_{spec.name}"),
         specs=asset_specs,
         partitions_def=partitions_for(cadence, settings),
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -99,7 +101,7 @@ def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
     def _capture(
         context: AssetExecutionContext, config: CaptureConfig, city: CityResource
     ) -> Iterator[dg.MaterializeResult]:
-        run_settings = city.settings()
+        run_settings = city.settings(context.selected_asset_keys)
         days = partition_days(context.partition_keys)  # the run's partition window
         results = []
         try:
@@ -127,7 +129,7 @@ def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
             ) from exc
         for table in spec.tables:
             yield dg.MaterializeResult(
-                asset_key=raw_key(table),
+                asset_key=names.key(raw_key(table)),
                 metadata={
                     **materialize_metadata(table, results),
                     "from_landing": config.from_landing,
@@ -138,7 +140,4 @@ def capture_asset(spec: CaptureSpec, settings: Settings) -> dg.AssetsDefinition:
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(
-        assets=[capture_asset(spec, settings) for spec in all_captures(settings)],
-        resources={"city": CityResource()},
-    )
+    return dg.Definitions(assets=[capture_asset(spec, settings) for spec in all_captures(settings)])

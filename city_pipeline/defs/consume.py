@@ -36,7 +36,9 @@ from city_pipeline.consume.release import (
 )
 from city_pipeline.consume.validation import ValidationOutcome
 from city_pipeline.defs import gates
-from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
+from city_pipeline.defs.naming import ONE_CITY, CityNames
+from city_pipeline.defs.resources import CityResource
+from city_pipeline.settings import Settings
 
 GROUP = "consume"
 OWNERS = ["team:city-data-platform"]
@@ -108,26 +110,27 @@ def validation_metadata(outcome: ValidationOutcome) -> dict[str, Any]:
 # --- definitions -------------------------------------------------------------------------
 
 
-def gx_check_spec(spec: PublishedMart) -> dg.AssetCheckSpec:
+def gx_check_spec(spec: PublishedMart, names: CityNames = ONE_CITY) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         name=f"gx_{spec.name}",
-        asset=published_key(spec.name),
+        asset=names.key(published_key(spec.name)),
         description=f"Great Expectations suite expectations/{spec.name}.json on the mart as it "
         "would be published (after PII scrubbing). A failure holds this mart back: the release "
         "keeps its last good version, marked stale.",
     )
 
 
-def published_mart(spec: PublishedMart) -> dg.AssetsDefinition:
-    check = gx_check_spec(spec)
+def published_mart(spec: PublishedMart, names: CityNames = ONE_CITY) -> dg.AssetsDefinition:
+    check = gx_check_spec(spec, names)
+    mart = names.key(mart_key(spec.name, spec.schema))
 
     @dg.asset(
-        key=published_key(spec.name),
-        deps=[mart_key(spec.name, spec.schema)],
+        key=names.key(published_key(spec.name)),
+        deps=[mart],
         check_specs=[check],
         group_name=GROUP,
         owners=OWNERS,
-        pool=WAREHOUSE_POOL,
+        pool=names.pool,
         kinds={"python", "parquet"},
         tags={"layer": "published"},
         description=f"{spec.title_th} · {spec.title_en}: {spec.name} scrubbed of personal data "
@@ -135,8 +138,8 @@ def published_mart(spec: PublishedMart) -> dg.AssetsDefinition:
         "marked stale) when it or a dbt model above it failed a check.",
     )
     def _published(context: dg.AssetExecutionContext, city: CityResource) -> dg.MaterializeResult:
-        settings = city.settings()
-        failed_tests = gates.failed_dbt_tests(context, mart_key(spec.name, spec.schema), settings)
+        settings = city.settings(context.selected_asset_keys)
+        failed_tests = gates.failed_dbt_tests(context, mart, settings)
         prepared = prepare_mart(settings, spec)
         context.log.info(prepared.validation.summary_line())
         check_result = dg.AssetCheckResult(
@@ -171,10 +174,12 @@ class ReleaseConfig(dg.Config):
     keep_releases: int | None = None  # default: $CITY_PIPELINE_KEEP_RELEASES or 7
 
 
-def release_asset(specs: Sequence[PublishedMart]) -> dg.AssetsDefinition:
+def release_asset(
+    specs: Sequence[PublishedMart], names: CityNames = ONE_CITY
+) -> dg.AssetsDefinition:
     @dg.asset(
-        key=RELEASE_KEY,
-        deps=[published_key(s.name) for s in specs],
+        key=names.key(RELEASE_KEY),
+        deps=[names.key(published_key(s.name)) for s in specs],
         group_name=GROUP,
         owners=OWNERS,
         kinds={"duckdb", "csv", "html"},
@@ -186,7 +191,7 @@ def release_asset(specs: Sequence[PublishedMart]) -> dg.AssetsDefinition:
     def _release(
         context: dg.AssetExecutionContext, config: ReleaseConfig, city: CityResource
     ) -> dg.MaterializeResult:
-        settings = city.settings()
+        settings = city.settings(context.selected_asset_keys)
         prepared = load_validated(settings.published_dir, list(specs))
         missing = withheld(settings.published_dir, list(specs))
         release = publish_release(
@@ -217,8 +222,11 @@ def release_asset(specs: Sequence[PublishedMart]) -> dg.AssetsDefinition:
 
 
 def build_defs(
-    settings: Any = None, marts: Sequence[PublishedMart] = PUBLISHED_MARTS
+    settings: Settings, marts: Sequence[PublishedMart] = PUBLISHED_MARTS
 ) -> dg.Definitions:
     """Consume checks and assets for the published marts. Resources (`city`) come from the
-    other layers' Definitions; `settings` is accepted for symmetry with them."""
-    return dg.Definitions(assets=[*(published_mart(spec) for spec in marts), release_asset(marts)])
+    other layers' Definitions."""
+    names = CityNames.of(settings)
+    return dg.Definitions(
+        assets=[*(published_mart(spec, names) for spec in marts), release_asset(marts, names)]
+    )

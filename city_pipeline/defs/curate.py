@@ -30,7 +30,7 @@ import shutil
 import sys
 from collections.abc import Generator, Iterator, Mapping
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,9 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from city_pipeline.defs.naming import ONE_CITY, CityNames
 from city_pipeline.defs.partitions import city_daily_partitions
-from city_pipeline.defs.resources import WAREHOUSE_POOL, CityResource
+from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import PROJECT_ROOT, Settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -104,6 +105,12 @@ def prepare_manifest(project: DbtProject = CURATE_PROJECT) -> Path:
 # `dagster dev` / `dg dev`: re-parse on every load so dbt edits show up (never in production).
 if os.getenv("DAGSTER_IS_DEV_CLI"):
     prepare_manifest()
+
+
+@cache
+def load_manifest(path: Path) -> dict[str, Any]:
+    """The parsed manifest, read once per process however many cities the definitions build."""
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def manifest_path(project: DbtProject = CURATE_PROJECT) -> Path:
@@ -188,12 +195,20 @@ def run_window(context: AssetExecutionContext) -> dict[str, str] | None:
 
 
 class CurateTranslator(DagsterDbtTranslator):
-    """Models and seeds -> `<schema>/<name>` in group `curate`; dbt sources -> `raw/<table>`."""
+    """Models and seeds -> `<schema>/<name>` in group `curate`; dbt sources -> `raw/<table>`;
+    each under the city's slug in a several-city deployment (`defs/naming.py`)."""
+
+    def __init__(self, names: CityNames = ONE_CITY) -> None:
+        super().__init__()
+        self.names = names
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return super().get_asset_key(dbt_resource_props)  # meta.dagster.asset_key: raw/<table>
-        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+            # meta.dagster.asset_key: raw/<table>
+            return self.names.key(super().get_asset_key(dbt_resource_props))
+        return self.names.key(
+            dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        )
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return GROUP
@@ -207,14 +222,6 @@ class CurateTranslator(DagsterDbtTranslator):
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
         description = (dbt_resource_props.get("description") or "").strip()
         return description or super().get_description(dbt_resource_props)
-
-
-TRANSLATOR = CurateTranslator()
-
-
-def model_asset_key(name: str, schema: str = "marts") -> dg.AssetKey:
-    """The asset key of a dbt model, e.g. `marts/mart_city_daily` (for the consume layer)."""
-    return dg.AssetKey([schema, name])
 
 
 # --- assets ------------------------------------------------------------------------------------
@@ -319,46 +326,44 @@ def release_warehouse(adapter: Any) -> None:
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
-    """The curate layer for one city: both dbt asset definitions and the `dbt` resource.
-
-    The assets also need the `city` resource (CityResource), which the capture layer provides.
-    """
-    manifest = manifest_path()
+    """The curate layer for one city: both dbt asset definitions. They need the `dbt` resource
+    (`dbt_resource()`) and the `city` resource, which every deployment provides once
+    (`defs/automation.deployment_defs`)."""
+    manifest = load_manifest(manifest_path())
+    names = CityNames.of(settings)
+    translator = CurateTranslator(names)
 
     @dbt_assets(
         manifest=manifest,
         project=CURATE_PROJECT,
         select=DAILY_SELECT,
-        name="curate_daily",
+        name=names.name("curate_daily"),
         partitions_def=city_daily_partitions(settings),
         backfill_policy=dg.BackfillPolicy.single_run(),
-        dagster_dbt_translator=TRANSLATOR,
-        pool=WAREHOUSE_POOL,
+        dagster_dbt_translator=translator,
+        pool=names.pool,
     )
     def curate_daily(context: AssetExecutionContext, dbt: DbtCliResource, city: CityResource):
         """Daily incremental marts for the run's partition window."""
         window = context.partition_time_window
-        yield from run_dbt_build(
-            context, dbt, city.settings(), window_vars(window.start, window.end)
-        )
+        settings = city.settings(context.selected_asset_keys)
+        yield from run_dbt_build(context, dbt, settings, window_vars(window.start, window.end))
 
     @dbt_assets(
         manifest=manifest,
         project=CURATE_PROJECT,
         exclude=DAILY_SELECT,
-        name="curate_models",
-        dagster_dbt_translator=TRANSLATOR,
-        pool=WAREHOUSE_POOL,
+        name=names.name("curate_models"),
+        dagster_dbt_translator=translator,
+        pool=names.pool,
     )
     def curate_models(context: AssetExecutionContext, dbt: DbtCliResource, city: CityResource):
         """Seeds, staging and intermediate models, dimensions and facts; the incremental ones for
         the run's daily window when there is one (the nightly job), else from all history."""
-        yield from run_dbt_build(context, dbt, city.settings(), run_window(context))
+        settings = city.settings(context.selected_asset_keys)
+        yield from run_dbt_build(context, dbt, settings, run_window(context))
 
-    return dg.Definitions(
-        assets=[curate_daily, curate_models],
-        resources={"dbt": dbt_resource()},
-    )
+    return dg.Definitions(assets=[curate_daily, curate_models])
 
 
 def main(argv: list[str] | None = None) -> int:

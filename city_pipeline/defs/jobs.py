@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from city_pipeline.defs.naming import ONE_CITY, CityNames
+
 MONTHLY_JOB = "monthly_refresh"
 NIGHTLY_JOB = "nightly_refresh"
 RETRAIN_JOB = "weekly_retrain"
@@ -44,28 +46,35 @@ def daily_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
     ]
 
 
-def weekly_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
-    return [key for asset in assets for key in asset.keys if key in WEEKLY_KEYS]
+def weekly_keys(
+    assets: Sequence[dg.AssetsDefinition], names: CityNames = ONE_CITY
+) -> list[dg.AssetKey]:
+    return [key for asset in assets for key in asset.keys if names.bare(key) in WEEKLY_KEYS]
 
 
-def build_jobs(assets: Sequence[dg.AssetsDefinition]) -> list:
+def build_jobs(assets: Sequence[dg.AssetsDefinition], names: CityNames = ONE_CITY) -> list:
+    """The city's three jobs over its own assets (`assets` are one city's)."""
     monthly = dg.AssetSelection.assets(*monthly_keys(assets))
-    weekly = dg.AssetSelection.assets(*weekly_keys(assets))
+    weekly = dg.AssetSelection.assets(*weekly_keys(assets, names))
+    city = dg.AssetSelection.assets(*(key for asset in assets for key in asset.keys))
     return [
         dg.define_asset_job(
-            MONTHLY_JOB,
+            names.name(MONTHLY_JOB),
             selection=monthly,
+            tags=names.run_tags,
             description="Monthly sources (DOPA registered population, ...).",
         ),
         dg.define_asset_job(
-            NIGHTLY_JOB,
-            selection=dg.AssetSelection.all() - monthly - weekly,
+            names.name(NIGHTLY_JOB),
+            selection=city - monthly - weekly,
+            tags=names.run_tags,
             description="Daily sources for the partition window, then curate, analyse "
             "(inference), checks and publish.",
         ),
         dg.define_asset_job(
-            RETRAIN_JOB,
+            names.name(RETRAIN_JOB),
             selection=weekly,
+            tags=names.run_tags,
             description="Retrain the Analyse models (PM2.5 forecast) on the warehouse's marts.",
         ),
     ]

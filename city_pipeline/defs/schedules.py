@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from city_pipeline.defs.jobs import MONTHLY_JOB, NIGHTLY_JOB
+from city_pipeline.defs.naming import CityNames
 from city_pipeline.settings import Settings, SourceMode
 
 NIGHTLY_SCHEDULE = "nightly_refresh_schedule"
@@ -72,9 +73,10 @@ def nightly_schedule(
 ) -> dg.ScheduleDefinition:
     timezone = settings.city.timezone
     first_day = settings.config.partitions_start
+    names = CityNames.of(settings)
 
     @dg.schedule(
-        name=NIGHTLY_SCHEDULE,
+        name=names.name(NIGHTLY_SCHEDULE),
         job=job,
         cron_schedule=NIGHTLY_CRON,
         execution_timezone=timezone,
@@ -86,7 +88,7 @@ def nightly_schedule(
         yesterday = city_today(context, timezone) - timedelta(days=1)
         return [
             dg.RunRequest(
-                run_key=f"{NIGHTLY_JOB}-{day.isoformat()}",
+                run_key=f"{names.name(NIGHTLY_JOB)}-{day.isoformat()}",
                 partition_key=day.isoformat(),
                 tags={"city_pipeline/trigger": "nightly" if day == yesterday else "catch-up"},
             )
@@ -103,9 +105,10 @@ def previous_month(today: date) -> date:
 def monthly_schedule(job: Any, settings: Settings, running: bool) -> dg.ScheduleDefinition:
     timezone = settings.city.timezone
     first_month = settings.config.partitions_start.replace(day=1)
+    names = CityNames.of(settings)
 
     @dg.schedule(
-        name=MONTHLY_SCHEDULE,
+        name=names.name(MONTHLY_SCHEDULE),
         job=job,
         cron_schedule=MONTHLY_CRON,
         execution_timezone=timezone,
@@ -117,7 +120,7 @@ def monthly_schedule(job: Any, settings: Settings, running: bool) -> dg.Schedule
         if month < first_month:
             return dg.SkipReason(f"{month:%Y-%m} is before the first partition {first_month}")
         return dg.RunRequest(
-            run_key=f"{MONTHLY_JOB}-{month:%Y-%m}",
+            run_key=f"{names.name(MONTHLY_JOB)}-{month:%Y-%m}",
             partition_key=month.isoformat(),
             tags={"city_pipeline/trigger": "monthly"},
         )
@@ -131,7 +134,7 @@ def _schedule_status(running: bool) -> dg.DefaultScheduleStatus:
 
 def retrain_schedule(job: Any, settings: Settings, running: bool) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
-        name=RETRAIN_SCHEDULE,
+        name=CityNames.of(settings).name(RETRAIN_SCHEDULE),
         job=job,
         cron_schedule=RETRAIN_CRON,
         execution_timezone=settings.city.timezone,

@@ -4,11 +4,13 @@ that evaluates the assets' automation conditions (`defs/policies.py`)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 
 from city_pipeline import alerts
+from city_pipeline.defs.naming import ONE_CITY, CityNames
 from city_pipeline.defs.resources import CityResource
 from city_pipeline.settings import Settings
 from city_pipeline.status_store import partition_label
@@ -73,8 +75,20 @@ def build_alert(context: dg.RunFailureSensorContext, settings: Settings) -> dict
     f"{alerts.WEBHOOK_ENV} is set, a JSON POST to it (time-boxed, never fails the sensor).",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, city: CityResource) -> None:
-    settings = city.settings()
-    alerts.send(settings, build_alert(context, settings), context.log.info)
+    for keys in keys_by_city(context.dagster_run):
+        settings = city.settings(keys)
+        alerts.send(settings, build_alert(context, settings), context.log.info)
+
+
+def keys_by_city(run: dg.DagsterRun) -> list[list[dg.AssetKey]]:
+    """The failed run's assets grouped by city (their first key part in a several-city
+    deployment), so each city's channel hears of its own failure; a city's jobs tag the city."""
+    if run.tags.get("city"):
+        return [[dg.AssetKey([run.tags["city"]])]]
+    groups: dict[str, list[dg.AssetKey]] = {}
+    for key in sorted(run.asset_selection or (), key=lambda k: k.path):
+        groups.setdefault(key.path[0], []).append(key)
+    return list(groups.values()) or [[]]
 
 
 @dg.sensor(
@@ -93,10 +107,14 @@ def dead_run_reaper(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     return dg.SkipReason(f"{len(recovered)} dead run(s) recovered" if recovered else "no dead run")
 
 
-def automation_sensor(running: bool) -> dg.AutomationConditionSensorDefinition:
+def automation_sensor(
+    running: bool, assets: Sequence[dg.AssetsDefinition], names: CityNames = ONE_CITY
+) -> dg.AutomationConditionSensorDefinition:
+    """One per city, over the city's own assets, so its runs carry the city's tag."""
     return dg.AutomationConditionSensorDefinition(
-        AUTOMATION_SENSOR,
-        target=dg.AssetSelection.all(),
+        names.name(AUTOMATION_SENSOR),
+        target=dg.AssetSelection.assets(*(key for asset in assets for key in asset.keys)),
+        run_tags=names.run_tags,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING
         if running

@@ -102,6 +102,14 @@ def ensure_instance(root: Path) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+def create_instance_storage() -> None:
+    """Create the Dagster instance's storage (SQLite tables) if it does not exist yet."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get():
+        pass
+
+
 def default_window(settings: Settings) -> tuple[date, date]:
     """Replay runs the bundled window; live runs refresh the city's yesterday."""
     if settings.source_mode is SourceMode.REPLAY:
@@ -244,6 +252,7 @@ def command_run_all(args: argparse.Namespace) -> int:
     root = Path(os.environ.get("CITY_PIPELINE_DATA_DIR") or PROJECT_ROOT / "data").resolve()
     os.environ["CITY_PIPELINE_DATA_DIR"] = str(root)
     ensure_instance(root)
+    create_instance_storage()  # once, here: cities starting together would race to create it
     passed = [f"--{name}={value}" for name, value in (("start", args.start), ("end", args.end))]
     run_args = [arg for arg in passed if not arg.endswith("=None")]
     run_args += ["--from-landing"] if args.from_landing else []

@@ -177,7 +177,7 @@ def test_forecast_and_flags_land_in_the_analyse_schema(data_dir):
 
 
 def test_a_worse_model_warns_and_the_old_one_stays_in_service(data_dir):
-    run(data_dir, analyse.pm25_forecast_model)
+    run(data_dir, analyse.pm25_forecast_model_asset(ONE_CITY))
     first = store.current_version(data_dir / "models", forecast.MODEL_NAME)
     card = store.read_card(data_dir / "models" / forecast.MODEL_NAME / first / store.CARD)
     better = store.ModelCard(**{**card.__dict__, "metrics": {**card.metrics, "skill": 0.99}})
@@ -188,7 +188,7 @@ def test_a_worse_model_warns_and_the_old_one_stays_in_service(data_dir):
     import time
 
     time.sleep(1.1)  # versions are timestamps to the second
-    result = run(data_dir, analyse.pm25_forecast_model)
+    result = run(data_dir, analyse.pm25_forecast_model_asset(ONE_CITY))
     evaluation = result.get_asset_check_evaluations()[0]
     assert evaluation.passed is False
     assert evaluation.severity == dg.AssetCheckSeverity.WARN

@@ -30,7 +30,6 @@ from city_pipeline.defs.naming import ONE_CITY, CityNames
 from city_pipeline.settings import (
     CITIES_DIR,
     CITIES_DIR_ENV,
-    PROJECT_ROOT,
     ConfigError,
     Settings,
     SourceMode,
@@ -247,17 +246,12 @@ def command_run_all(args: argparse.Namespace) -> int:
 
     if args.city:
         raise ConfigError("give either --city or --all-cities, not both")
-    apply_city_options(args)
-    deployment = load_deployment()
-    root = Path(os.environ.get("CITY_PIPELINE_DATA_DIR") or PROJECT_ROOT / "data").resolve()
-    os.environ["CITY_PIPELINE_DATA_DIR"] = str(root)
-    ensure_instance(root)
+    root = prepare_environment(args).deployment_dir  # holds <slug>/ of every city
     create_instance_storage()  # once, here: cities starting together would race to create it
-    passed = [f"--{name}={value}" for name, value in (("start", args.start), ("end", args.end))]
-    run_args = [arg for arg in passed if not arg.endswith("=None")]
+    dates = (("start", args.start), ("end", args.end))
+    run_args = [f"--{name}={value}" for name, value in dates if value]
     run_args += ["--from-landing"] if args.from_landing else []
-    _, code = run_all(deployment, root, run_args, args.parallel or os.cpu_count() or 1)
-    return code
+    return run_all(load_deployment(), root, run_args, args.parallel or os.cpu_count() or 1)
 
 
 def command_run(args: argparse.Namespace) -> int:

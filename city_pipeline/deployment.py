@@ -47,9 +47,7 @@ def run_city(slug: str, root: Path, run_args: Sequence[str]) -> CityOutcome:
     return CityOutcome(slug, code, time.monotonic() - started, log)
 
 
-def run_all(
-    deployment: Deployment, root: Path, run_args: Sequence[str], parallel: int
-) -> tuple[list[CityOutcome], int]:
+def run_all(deployment: Deployment, root: Path, run_args: Sequence[str], parallel: int) -> int:
     """Run every city, `parallel` at a time; exit 1 when any city failed or was refused (the
     others still publish)."""
     for error in deployment.refused.values():
@@ -61,13 +59,12 @@ def run_all(
     )
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         futures = [pool.submit(run_city, slug, root, run_args) for slug in deployment.cities]
-        outcomes = []
+        failed = bool(deployment.refused)
         for future in futures:
             outcome = future.result()
             print(outcome.line, flush=True)
-            outcomes.append(outcome)
-    failed = deployment.refused or any(o.code != 0 for o in outcomes)
-    return outcomes, 1 if failed else 0
+            failed = failed or outcome.code != 0
+    return 1 if failed else 0
 
 
 def combined_status(reports: dict[str, tuple[str, int]], as_json: bool) -> tuple[str, int]:

@@ -7,6 +7,7 @@
     city-pipeline verify [--city ..] [--data-dir DIR] [--json]
     city-pipeline evaluate forecast --csv PATH [--since YYYY-MM-DD]
     city-pipeline import-history --csv PATH [--city ..] [--data-dir DIR]
+    city-pipeline network publish --network PATH [--data-dir DIR]
 
 Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `<data dir>/dagster_home`),
 so `make ui` shows them beside scheduled runs.
@@ -375,6 +376,51 @@ def command_verify(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
+def command_network_publish(args: argparse.Namespace) -> int:
+    """Verify every member's release, publish the network release; exit 0 when it published,
+    whatever members were stale (each is printed with its reason)."""
+    from city_pipeline.consume.release import PublishError
+    from city_pipeline.network.config import load_network
+    from city_pipeline.network.hub import publish_network
+    from city_pipeline.settings import PROJECT_ROOT
+
+    data_dir = Path(
+        args.data_dir or os.environ.get("CITY_PIPELINE_DATA_DIR") or PROJECT_ROOT / "data"
+    )
+    network = load_network(Path(args.network), data_dir)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    say(f"network {network.config.name} ({network.config.name_th}), {len(network.members)} members")
+    try:
+        run = publish_network(network)
+    except PublishError as exc:
+        print(f"city-pipeline: network release not published: {exc}", file=sys.stderr)
+        return 1
+    width = max(len(m.slug) for m in network.members)
+    for member in run.members:
+        release = f"release {member.release_id}" if member.release_id else "no release"
+        reason = f": {member.reason}" if member.reason else ""
+        print(f"  {member.member.slug:<{width}}  {member.status:<8} {release}{reason}")
+    rows = ", ".join(f"{name} {count:,} rows" for name, count in run.release.rows.items())
+    print(f"published network release {run.release.release_id} -> {run.release.current}")
+    print(f"  {rows}")
+    print(f"  report: {run.release.report}")
+    return 0
+
+
+def add_network_commands(commands: argparse._SubParsersAction) -> None:
+    network = commands.add_parser("network", help="the network hub: compare member cities")
+    actions = network.add_subparsers(dest="action", required=True)
+    publish = actions.add_parser(
+        "publish",
+        help="verify each member's release (sha256) and publish the network release",
+    )
+    publish.add_argument("--network", required=True, help="the network YAML")
+    publish.add_argument(
+        "--data-dir", help="data dir: {data_dir} in member paths, hub files under network/"
+    )
+    publish.set_defaults(handler=command_network_publish)
+
+
 def add_city_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--city", help="a shipped city slug (khon_kaen, chiang_mai, ...) or a path to a city YAML"
@@ -443,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_city_options(check)
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=command_verify)
+    add_network_commands(commands)
     return parser
 
 

@@ -175,3 +175,49 @@ def network_yaml(folder: Path, members: dict[str, str], **extra: object) -> Path
     path = folder / "network.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     return path
+
+
+# Khon Kaen: ten days, PM2.5 11..20; six tickets (four opened on 2 January, one a duplicate);
+# DOPA: the district (the finest city level) had 80,000 residents in December 2023 and 120,000
+# in February 2024, so January days use December's; the province is coarser, 4002 not the city's.
+KHON_KAEN = MemberData(
+    pm25=[11.0 + i for i in range(10)],
+    tickets=[
+        Ticket("KK-1", date(2024, 1, 2), 10.0),
+        Ticket("KK-2", date(2024, 1, 2), 30.0, duplicate_of="KK-1"),
+        Ticket("KK-3", date(2024, 1, 2), 200.0),
+        Ticket("KK-4", date(2024, 1, 2), None),
+        Ticket("KK-5", date(2024, 1, 5), 4.0),
+        Ticket("KK-6", date(2024, 1, 9), 1.0),
+    ],
+    population=[
+        Population(date(2023, 12, 1), "district", "4001", True, 80_000),
+        Population(date(2024, 2, 1), "district", "4001", True, 120_000),
+        Population(date(2023, 12, 1), "province", "40", True, 1_800_000),
+        Population(date(2023, 12, 1), "district", "4002", False, 50_000),
+    ],
+    forecast=42.0,
+)
+# Chiang Mai: ten days of PM2.5 40 (over the 37.5 standard every day), two tickets on the first
+# day both resolved within 5 hours, 20,000 residents at subdistrict level, no forecast.
+CHIANG_MAI = MemberData(
+    pm25=[40.0] * 10,
+    tickets=[Ticket("CM-1", date(2024, 1, 1), 5.0), Ticket("CM-2", date(2024, 1, 1), 3.0)],
+    population=[
+        Population(date(2024, 1, 1), "subdistrict", "500101", True, 20_000),
+        Population(date(2024, 1, 1), "district", "5001", True, 150_000),
+    ],
+    forecast=None,
+)
+
+
+def copy_members(source: Path, target: Path) -> Path:
+    """A writable copy of published member folders (symlinks kept), for tests that tamper."""
+    import shutil
+    import stat
+
+    shutil.copytree(source, target, symlinks=True)
+    for path in target.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return target

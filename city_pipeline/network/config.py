@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from city_pipeline.settings import CITIES_DIR, ConfigError, Strict, load_city_config
 
@@ -51,13 +51,14 @@ class NetworkConfig(Strict):
     stale_after_days: int | None = Field(default=None, gt=0)
     http: HubHttp = HubHttp()
 
-    @model_validator(mode="after")
-    def _unique_slugs(self) -> NetworkConfig:
-        slugs = [m.slug for m in self.members]
+    @field_validator("members")
+    @classmethod
+    def _unique_slugs(cls, members: list[NetworkMember]) -> list[NetworkMember]:
+        slugs = [m.slug for m in members]
         repeated = sorted({s for s in slugs if slugs.count(s) > 1})
         if repeated:
-            raise ValueError(f"members: slug {', '.join(repeated)} listed more than once")
-        return self
+            raise ValueError(f"slug {', '.join(repeated)} listed more than once")
+        return members
 
 
 @dataclass(frozen=True)

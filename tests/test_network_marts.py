@@ -37,7 +37,7 @@ def test_complaint_figures_of_a_day(marts):
     # four tickets opened; December's 80,000 residents (February's 120,000 is after the day;
     # the province is coarser and 4002 is not the city's): 4 * 10,000 / 80,000
     assert day["complaints"] == 4
-    assert day["residents"] == 80_000
+    assert (day["residents"], day["residents_level"]) == (80_000, "district")
     assert day["complaints_per_10k_residents"] == pytest.approx(0.5)
     assert day["median_resolution_hours"] == pytest.approx(30.0)  # of 10, 30, 200 (one open)
     assert day["duplicate_share"] == pytest.approx(0.25)  # KK-2 of four
@@ -83,7 +83,7 @@ def test_summary_figures_and_rankings(marts):
     assert kk["duplicate_share"] == pytest.approx(0.1667)  # one of six
     # opened up to 3 January: KK-1..4, two of them within 168 h
     assert kk["resolved_within_7d_share"] == pytest.approx(0.5)
-    assert cm["residents"] == 20_000  # the subdistrict, finer than the district
+    assert (cm["residents"], cm["residents_level"]) == (20_000, "subdistrict")  # the finest
     assert cm["complaints_per_10k_residents_30d"] == pytest.approx(1.0)
     assert (kk["rank_cleanest_air"], cm["rank_cleanest_air"]) == (1, 2)
     assert (kk["rank_resolved_within_7d"], cm["rank_resolved_within_7d"]) == (2, 1)

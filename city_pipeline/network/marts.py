@@ -39,7 +39,7 @@ create table members (city_slug varchar, city_name_th varchar, city_name_en varc
 create table days (city_slug varchar, date date, pm25_city_mean double);
 create table tickets (city_slug varchar, opened_date date, resolution_hours double,
     is_resolved boolean, is_duplicate boolean);
-create table population (city_slug varchar, month date, residents bigint);
+create table population (city_slug varchar, month date, residents bigint, level varchar);
 create table forecasts (city_slug varchar, forecast_date date, pm25_forecast double);
 """
 
@@ -51,7 +51,7 @@ LOADS = {
         from {fct_complaints} t {insights_join}""",
     # The finest level DOPA publishes for the city's own areas, per month.
     "population": """
-        select {slug}, month, residents from (
+        select {slug}, month, residents, level from (
             select month, level, sum(total) as residents,
                    row_number() over (partition by month order by
                        case level when 'subdistrict' then 1 when 'district' then 2 else 3 end) as r
@@ -77,13 +77,15 @@ cohorts as (
 residents as (
     select d.city_slug, d.date,
         coalesce(p.residents, (select p2.residents from population p2
-            where p2.city_slug = d.city_slug order by p2.month limit 1)) as residents
+            where p2.city_slug = d.city_slug order by p2.month limit 1)) as residents,
+        coalesce(p.level, (select p2.level from population p2
+            where p2.city_slug = d.city_slug order by p2.month limit 1)) as residents_level
     from days d asof left join population p
         on d.city_slug = p.city_slug and d.date >= p.month)
 select m.city_slug, m.city_name_th, m.city_name_en, d.date, d.pm25_city_mean,
     f.pm25_forecast as pm25_forecast_tomorrow,
     coalesce(c.complaints, 0)::bigint as complaints,
-    r.residents,
+    r.residents, r.residents_level,
     round(coalesce(c.complaints, 0) * 10000.0 / nullif(r.residents, 0), 3)
         as complaints_per_10k_residents,
     c.median_resolution_hours,
@@ -120,16 +122,16 @@ cohort as (
     from tickets t join period p using (city_slug)
     where t.opened_date between p.period_start and p.period_end group by all),
 residents as (
-    select p.city_slug, (select x.residents from population x where x.city_slug = p.city_slug
-        order by (x.month <= p.period_end) desc, abs(x.month - p.period_end) limit 1) as residents
-    from period p),
+    select p.city_slug, x.residents, x.level as residents_level from period p
+    left join lateral (select * from population x where x.city_slug = p.city_slug
+        order by (x.month <= p.period_end) desc, abs(x.month - p.period_end) limit 1) x on true),
 joined as (
     select m.*, p.period_start, p.period_end, a.days_with_pm25, a.pm25_mean_30d,
         a.days_over_pm25_standard,
         -- a member with no good release has no figures at all, not zero complaints
         case when p.period_end is not null then coalesce(c.complaints_30d, 0) end::bigint
             as complaints_30d,
-        r.residents,
+        r.residents, r.residents_level,
         round(coalesce(c.complaints_30d, 0) * 10000.0 / nullif(r.residents, 0), 3)
             as complaints_per_10k_residents_30d,
         c.median_resolution_hours, c.duplicate_share, c.resolved_within_7d_share
@@ -137,7 +139,8 @@ joined as (
     left join cohort c using (city_slug) left join residents r using (city_slug))
 select city_slug, city_name_th, city_name_en, member_status, stale_reason, release_id,
     release_created, period_start, period_end, days_with_pm25, pm25_mean_30d,
-    days_over_pm25_standard, complaints_30d, residents, complaints_per_10k_residents_30d,
+    days_over_pm25_standard, complaints_30d, residents, residents_level,
+    complaints_per_10k_residents_30d,
     median_resolution_hours, duplicate_share, resolved_within_7d_share,
     case when pm25_mean_30d is not null then
         rank() over (partition by pm25_mean_30d is null order by pm25_mean_30d) end

@@ -7,6 +7,7 @@
     city-pipeline verify [--city ..] [--data-dir DIR] [--json]
     city-pipeline evaluate forecast --csv PATH [--since YYYY-MM-DD]
     city-pipeline import-history --csv PATH [--city ..] [--data-dir DIR]
+    city-pipeline network publish --network PATH [--data-dir DIR]
 
 Runs are recorded in the Dagster instance at `$DAGSTER_HOME` (default `<data dir>/dagster_home`),
 so `make ui` shows them beside scheduled runs.
@@ -27,12 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from city_pipeline.defs.naming import ONE_CITY, CityNames
+from city_pipeline.network.cli import add_network_commands
 from city_pipeline.settings import (
     CITIES_DIR,
     CITIES_DIR_ENV,
     ConfigError,
     Settings,
     SourceMode,
+    cities_dir,
     load_settings,
 )
 
@@ -47,11 +50,6 @@ concurrency:
     default_limit: 1  # duckdb_warehouse: DuckDB has one writer, also under `make ui`
     granularity: op
 """
-
-
-def cities_dir() -> Path:
-    """Where city slugs are looked up: the deployment's folder, else the shipped cities."""
-    return Path(os.environ.get(CITIES_DIR_ENV) or CITIES_DIR)
 
 
 def resolve_city(value: str) -> Path:
@@ -534,6 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_city_options(check)
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(handler=command_verify)
+    add_network_commands(commands)
     return parser
 
 

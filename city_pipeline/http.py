@@ -256,3 +256,18 @@ def secret_from_env(name: str) -> str | None:
     """Secrets come only from the environment (never from the city YAML, never logged)."""
     value = os.environ.get(f"CITY_PIPELINE_{name}")
     return value or None
+
+
+def hub_session(
+    timeout: tuple[float, float], retries: int, backoff_factor: float
+) -> requests.Session:
+    """The Session a network hub reads member releases with: the sources' user agent, timeouts
+    and retry policy, always live (a member's release is never replayed from recordings)."""
+    session = requests.Session()
+    session.headers["User-Agent"] = f"{USER_AGENT} role=network-hub"
+    adapter = TimeoutHTTPAdapter(
+        timeout=timeout, max_retries=retry_policy(retries, backoff_factor, 60.0)
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

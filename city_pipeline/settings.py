@@ -38,6 +38,7 @@ RECORDINGS_DIR = PROJECT_ROOT / "data" / "recordings"
 ENV_PREFIX = "CITY_PIPELINE_"
 # A folder of city YAMLs: the deployment runs every city in it (docs/scaling.md).
 CITIES_DIR_ENV = f"{ENV_PREFIX}CITIES_DIR"
+NETWORK_ENV = f"{ENV_PREFIX}NETWORK"  # a network YAML: the deployment also runs the hub
 
 
 class ConfigError(ValueError):
@@ -416,6 +417,17 @@ class Deployment:
 
     cities: dict[str, Settings]  # by slug
     refused: dict[Path, str]  # a city YAML that does not load, and why: the others still run
+
+
+def cities_dir(env: dict[str, str] | None = None) -> Path:
+    """Where city slugs are looked up: the deployment's folder, else the shipped cities."""
+    return Path((os.environ if env is None else env).get(CITIES_DIR_ENV) or CITIES_DIR)
+
+
+def network_file(env: dict[str, str] | None = None) -> Path | None:
+    """The network YAML of a deployment that also runs the network hub (docs/network.md)."""
+    value = (os.environ if env is None else env).get(NETWORK_ENV)
+    return Path(value).resolve() if value else None
 
 
 def load_deployment(env: dict[str, str] | None = None) -> Deployment:

@@ -103,3 +103,19 @@ def dbt_manifest():
     from city_pipeline.defs.curate import prepare_manifest
 
     return prepare_manifest()
+
+
+# --- The network hub's members (test_network_*): two real member releases, published once.
+
+
+@pytest.fixture(scope="session")
+def network_members(tmp_path_factory):
+    """A data dir holding `khon_kaen/published/current` and `chiang_mai/published/current`, with
+    the figures of tests/network_members.py (KHON_KAEN, CHIANG_MAI). Read-only for tests: copy
+    it (`copy_members`) to tamper with it."""
+    from network_members import CHIANG_MAI, KHON_KAEN, publish_member
+
+    data_dir = tmp_path_factory.mktemp("network-members")
+    publish_member(data_dir, "khon_kaen", KHON_KAEN)
+    publish_member(data_dir, "chiang_mai", CHIANG_MAI, seed=11)
+    return data_dir

@@ -133,3 +133,34 @@ def test_a_failed_run_alerts_each_city_it_touched():
         ["betong", "betong"],
         ["hat_yai"],
     ]
+
+
+def network_yaml(path: Path, members: dict[str, str]) -> Path:
+    entries = [{"slug": slug, "release": release} for slug, release in members.items()]
+    config = {"name": "Test network", "name_th": "เครือข่ายทดสอบ", "members": entries}
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_the_network_hub_joins_the_deployment(deployment, cities, tmp_path, monkeypatch):
+    """`CITY_PIPELINE_NETWORK`: the hub reads the release asset of each member that is a city here;
+    a member served from elsewhere is an external upstream. A broken network YAML leaves the hub
+    out and every city still loads."""
+    members = {
+        "khon_kaen": "{data_dir}/khon_kaen/published/current",
+        "ban_phai": "{data_dir}/ban_phai/published/current",
+        "hat_yai": "https://data.example.org/hat_yai/published/current",
+    }
+    monkeypatch.setenv("CITY_PIPELINE_CITIES_DIR", str(cities))  # ban_phai's names
+    monkeypatch.setenv("CITY_PIPELINE_NETWORK", str(network_yaml(tmp_path / "n.yaml", members)))
+    repository = build_deployment_definitions(deployment).get_repository_def()
+    graph = repository.asset_graph
+    hub = graph.get(dg.AssetKey(["network", "member_releases"]))
+    assert hub.parent_keys == {dg.AssetKey([slug, "published", "release"]) for slug in members}
+    assert graph.get(dg.AssetKey(["ban_phai", "published", "release"])).is_materializable
+    assert repository.get_schedule_def("network_publish_schedule").job_name == "network_publish"
+
+    (tmp_path / "n.yaml").write_text("members: [", encoding="utf-8")
+    keys = build_deployment_definitions(deployment).get_repository_def().asset_graph
+    prefixes = {key.path[0] for key in keys.get_all_asset_keys()}
+    assert prefixes == {"khon_kaen", "ban_phai", "thung_sadao"}

@@ -4,13 +4,16 @@ architecture from this graph; operators launch runs from it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -86,9 +89,9 @@ class GraphQL:
         return body["data"]
 
 
-@pytest.fixture(scope="module")
-def webserver(tmp_path_factory):
-    root = tmp_path_factory.mktemp("webserver")
+@contextlib.contextmanager
+def running_webserver(root: Path, **env: str) -> Iterator[GraphQL]:
+    """`dagster-webserver` on the repository's workspace.yaml with `env`, stopped on exit."""
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML, encoding="utf-8")
@@ -98,6 +101,7 @@ def webserver(tmp_path_factory):
         "CITY_PIPELINE_DATA_DIR": str(root / "data"),
         "CITY_PIPELINE_SOURCE_MODE": "replay",
         "DAGSTER_DISABLE_TELEMETRY": "1",
+        **env,
     }
     port = free_port()
     log = (root / "webserver.log").open("w")
@@ -119,7 +123,7 @@ def webserver(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while True:
             assert server.poll() is None, (root / "webserver.log").read_text()
             try:
@@ -127,9 +131,9 @@ def webserver(tmp_path_factory):
                     break
             except requests.ConnectionError:
                 pass
-            assert time.monotonic() < deadline, "webserver did not answer within 60 s"
+            assert time.monotonic() < deadline, "webserver did not answer within 90 s"
             time.sleep(0.25)
-        yield GraphQL(url), root
+        yield GraphQL(url)
     finally:
         # The webserver's own process group: its code server and the runs it launched.
         os.killpg(server.pid, signal.SIGTERM)
@@ -139,6 +143,13 @@ def webserver(tmp_path_factory):
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory):
+    root = tmp_path_factory.mktemp("webserver")
+    with running_webserver(root) as graphql:
+        yield graphql, root
 
 
 @pytest.fixture(scope="module")
@@ -264,3 +275,48 @@ def test_a_run_launched_through_graphql_succeeds(webserver):
     (materialization,) = latest["assetOrError"]["assetMaterializations"]
     assert materialization == {"partition": DAY, "runId": run_id}
     assert list((root / "data" / "lake" / "raw" / "open_meteo_daily").glob(f"date={DAY}/*.parquet"))
+
+
+def asset_graph(graphql: GraphQL) -> dict[str, dict]:
+    return {"/".join(n["assetKey"]["path"]): n for n in graphql(ASSET_GRAPH)["assetNodes"]}
+
+
+def test_a_deployment_shows_each_city_and_the_network_hub(tmp_path):
+    """Two cities and the hub that compares them, as stakeholders see them in the UI: each city's
+    pipeline under its slug, the hub reading both cities' releases, the hub's daily schedule."""
+    cities = tmp_path / "cities"
+    cities.mkdir()
+    for slug in ("khon_kaen", "chiang_mai"):
+        shutil.copy(ROOT / "city_pipeline" / "cities" / f"{slug}.yaml", cities)
+    network = tmp_path / "network.yaml"
+    network.write_text(
+        "name: Test network\nname_th: เครือข่ายทดสอบ\nmembers:\n"
+        + "".join(
+            f"  - slug: {slug}\n    release: '{{data_dir}}/{slug}/published/current'\n"
+            for slug in ("khon_kaen", "chiang_mai")
+        ),
+        encoding="utf-8",
+    )
+    env = {"CITY_PIPELINE_CITIES_DIR": str(cities), "CITY_PIPELINE_NETWORK": str(network)}
+    with running_webserver(tmp_path, **env) as graphql:
+        graph = asset_graph(graphql)
+        (repository,) = graphql(REPOSITORY)["repositoriesOrError"]["nodes"]
+
+    hub = graph["network/member_releases"]
+    assert hub["groupName"] == "network"
+    assert {"/".join(d["path"]) for d in hub["dependencyKeys"]} == {
+        "khon_kaen/published/release",
+        "chiang_mai/published/release",
+    }
+    assert "network/release" in downstream(graph, "network/member_releases")
+    for slug in ("khon_kaen", "chiang_mai"):
+        assert graph[f"{slug}/published/release"]["groupName"] == "consume"
+        assert f"{slug}/published/release" in downstream(graph, f"{slug}/raw/traffy_tickets")
+        assert "network/release" in downstream(graph, f"{slug}/raw/traffy_tickets")
+    assert {key.split("/")[0] for key in graph} == {"khon_kaen", "chiang_mai", "network"}
+    schedules = {s["name"]: s for s in repository["schedules"]}
+    assert schedules["network_publish_schedule"]["pipelineName"] == "network_publish"
+    assert schedules["network_publish_schedule"]["executionTimezone"] == "Asia/Bangkok"
+    assert {"nightly_refresh_schedule__khon_kaen", "nightly_refresh_schedule__chiang_mai"} <= set(
+        schedules
+    )

@@ -323,8 +323,16 @@ def analyse_model_docs(path: Path = ANALYSE_COLUMNS_FILE) -> dict[str, dict[str,
     return {m["name"]: m for m in (document or {}).get("models") or []}
 
 
+# The network hub's marts (city_pipeline/network/) are described the same way.
+NETWORK_COLUMNS_FILE = PROJECT_ROOT / "city_pipeline" / "network" / "columns.yml"
+
+
 def column_descriptions(mart: str, marts_dir: Path = DBT_MARTS_DIR) -> dict[str, str]:
-    model = dbt_model_docs(marts_dir).get(mart) or analyse_model_docs().get(mart, {})
+    model = (
+        dbt_model_docs(marts_dir).get(mart)
+        or analyse_model_docs().get(mart)
+        or analyse_model_docs(NETWORK_COLUMNS_FILE).get(mart, {})
+    )
     return {
         c["name"]: " ".join(str(c.get("description") or "").split())
         for c in model.get("columns") or []

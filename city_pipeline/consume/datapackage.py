@@ -120,6 +120,21 @@ def mart_resources(
     ]
 
 
+def database_resource(release_dir: Path, database_name: str, name: str) -> dict[str, Any]:
+    """The analyst DuckDB file as a data package resource."""
+    return {
+        "name": name,
+        "path": database_name,
+        "type": "file",
+        "format": "duckdb",
+        "mediatype": "application/vnd.duckdb",
+        "title": "ฐานข้อมูลสำหรับนักวิเคราะห์ · Analyst database (DuckDB)",
+        "description": "Every published mart as a table in one DuckDB file; open it with "
+        "duckdb.connect(path, read_only=True).",
+        **file_facts(release_dir / database_name),
+    }
+
+
 def build_datapackage(
     city: CityIdentity,
     marts: list[tuple[PublishedMart, pa.Schema, Mapping[str, Any] | None]],
@@ -131,19 +146,7 @@ def build_datapackage(
     resources = [
         r for mart, schema, hold in marts for r in mart_resources(mart, schema, release_dir, hold)
     ]
-    resources.append(
-        {
-            "name": "city-marts-duckdb",
-            "path": database_name,
-            "type": "file",
-            "format": "duckdb",
-            "mediatype": "application/vnd.duckdb",
-            "title": "ฐานข้อมูลสำหรับนักวิเคราะห์ · Analyst database (DuckDB)",
-            "description": "Every published mart as a table in one DuckDB file; open it with "
-            "duckdb.connect(path, read_only=True).",
-            **file_facts(release_dir / database_name),
-        }
-    )
+    resources.append(database_resource(release_dir, database_name, "city-marts-duckdb"))
     sources = {(s.title, s.path) for mart, _, _ in marts for s in mart.sources}
     return {
         "name": f"city-marts-{city.slug.replace('_', '-')}",

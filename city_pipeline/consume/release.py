@@ -37,7 +37,7 @@ import secrets
 import shutil
 import stat
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -619,18 +619,12 @@ def _write_files(
 
 
 def _manifest(
-    staging: Path,
     marts: list[PreparedMart],
     release_id: str,
     created: str,
     missing: Mapping[str, Any] | None = None,
     provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    files = {
-        str(p.relative_to(staging)): file_facts(p)
-        for p in sorted(staging.rglob("*"))
-        if p.is_file()
-    }
     return {
         "release_id": release_id,
         "created": created,
@@ -642,7 +636,13 @@ def _manifest(
         "withheld": dict(missing or {}),
         # Which sources and days are replayed or generated rather than live (consume/provenance.py).
         "data_provenance": dict(provenance or {}),
-        "files": files,
+    }
+
+
+def file_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file under `folder`, by path relative to it (sorted)."""
+    return {
+        str(p.relative_to(folder)): file_facts(p) for p in sorted(folder.rglob("*")) if p.is_file()
     }
 
 
@@ -702,6 +702,53 @@ def remove_stale_staging(published_dir: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class PublishedFolder:
+    """A release folder `publish_folder` wrote and switched `current` to."""
+
+    release_id: str
+    path: Path
+    current: Path
+    manifest: dict[str, Any]
+    removed: list[str]
+
+
+# Fills a staging folder; given (staging, release_id, created), returns release.json's head (the
+# manifest without "files", which `publish_folder` adds from what the folder then holds).
+FolderWriter = Callable[[Path, str, str], dict[str, Any]]
+
+
+def publish_folder(
+    published_dir: Path, write: FolderWriter, keep: int, now: datetime | None = None
+) -> PublishedFolder:
+    """The atomic part of any release (a city's or a network's): under the publish lock, `write`
+    fills `releases/.staging-<id>/`, release.json lists the sha256 of every file, the files become
+    read-only, the folder is renamed into place, and only then does `current` switch. Any
+    exception removes the staging folder and leaves `current` as it was."""
+    with publish_lock(published_dir):
+        remove_stale_staging(published_dir)
+        release_id = new_release_id(now)
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        staging = published_dir / "releases" / f"{STAGING_PREFIX}{release_id}"
+        final = published_dir / "releases" / release_id
+        staging.mkdir(parents=True)
+        try:
+            manifest = write(staging, release_id, created)
+            manifest["files"] = file_manifest(staging)
+            (staging / "release.json").write_text(
+                json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+            )
+            _make_read_only(staging)
+            os.rename(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _fsync_dir(final.parent)
+        current = switch_current(published_dir, final)
+        removed = prune_releases(published_dir, keep)
+    return PublishedFolder(release_id, final, current, manifest, removed)
+
+
 def publish_release(
     settings: Settings,
     marts: list[PreparedMart],
@@ -717,36 +764,21 @@ def publish_release(
         raise ValidationFailedError(failed)
     if not marts:
         raise PublishError("no marts to publish")
-    published_dir = settings.published_dir
-    with publish_lock(published_dir):
-        remove_stale_staging(published_dir)
-        release_id = new_release_id(now)
-        created = datetime.now(UTC).isoformat(timespec="seconds")
-        staging = published_dir / "releases" / f"{STAGING_PREFIX}{release_id}"
-        final = published_dir / "releases" / release_id
-        staging.mkdir(parents=True)
+
+    def write(staging: Path, release_id: str, created: str) -> dict[str, Any]:
         provenance = data_provenance(settings.lake_dir)
-        try:
-            _write_files(settings, marts, staging, release_id, created, provenance)
-            manifest = _manifest(staging, marts, release_id, created, missing, provenance)
-            (staging / "release.json").write_text(
-                json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
-            )
-            _make_read_only(staging)
-            os.rename(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        _fsync_dir(final.parent)
-        current = switch_current(published_dir, final)
-        removed = prune_releases(published_dir, keep)
+        _write_files(settings, marts, staging, release_id, created, provenance)
+        return _manifest(marts, release_id, created, missing, provenance)
+
+    published = publish_folder(settings.published_dir, write, keep, now)
+    manifest = published.manifest
     return Release(
-        release_id=release_id,
-        path=final,
-        current=current,
+        release_id=published.release_id,
+        path=published.path,
+        current=published.current,
         rows=manifest["rows"],
         files=manifest["files"],
-        removed=removed,
+        removed=published.removed,
         stale=sorted(manifest["stale"]),
         withheld=sorted(manifest["withheld"]),
     )

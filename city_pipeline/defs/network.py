@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from city_pipeline.defs.schedules import schedule_status
 from city_pipeline.network.config import Network
 from city_pipeline.network.marts import build_network_marts
 from city_pipeline.network.members import VERIFIED, MemberRelease, check_members
-from city_pipeline.network.release import publish_network_release
+from city_pipeline.network.release import TIMEZONE, publish_network_release
 
 GROUP = "network"
 MEMBER_RELEASES = dg.AssetKey(["network", "member_releases"])
@@ -24,7 +25,6 @@ NETWORK_SCHEDULE = "network_publish_schedule"
 # 07:00 Thai time: after the members' 02:00 nightly runs. The hub never waits for a late member:
 # it publishes what verifies and marks the rest stale.
 NETWORK_CRON = "0 7 * * *"
-NETWORK_TIMEZONE = "Asia/Bangkok"
 
 
 def default_member_release_key(slug: str) -> dg.AssetKey:
@@ -99,10 +99,8 @@ def build_network_defs(
         name=NETWORK_SCHEDULE,
         job=job,
         cron_schedule=NETWORK_CRON,
-        execution_timezone=NETWORK_TIMEZONE,
-        default_status=(
-            dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
-        ),
+        execution_timezone=TIMEZONE,
+        default_status=schedule_status(running),
         description="Daily network release: verify each member's latest release and publish "
         "the comparison; a member that fails verification is shown stale, never waited for.",
     )

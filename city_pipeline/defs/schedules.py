@@ -80,7 +80,7 @@ def nightly_schedule(
         job=job,
         cron_schedule=NIGHTLY_CRON,
         execution_timezone=timezone,
-        default_status=_schedule_status(running),
+        default_status=schedule_status(running),
         description=f"02:00 {timezone}: yesterday's partition of every daily source and all that "
         f"depends on it; also re-runs any day of the last {CATCH_UP_DAYS} still missing.",
     )
@@ -112,7 +112,7 @@ def monthly_schedule(job: Any, settings: Settings, running: bool) -> dg.Schedule
         job=job,
         cron_schedule=MONTHLY_CRON,
         execution_timezone=timezone,
-        default_status=_schedule_status(running),
+        default_status=schedule_status(running),
         description=f"01:00 {timezone} on the 15th: the previous month of the monthly sources.",
     )
     def _monthly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
@@ -128,7 +128,7 @@ def monthly_schedule(job: Any, settings: Settings, running: bool) -> dg.Schedule
     return _monthly
 
 
-def _schedule_status(running: bool) -> dg.DefaultScheduleStatus:
+def schedule_status(running: bool) -> dg.DefaultScheduleStatus:
     return dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
 
 
@@ -138,6 +138,6 @@ def retrain_schedule(job: Any, settings: Settings, running: bool) -> dg.Schedule
         job=job,
         cron_schedule=RETRAIN_CRON,
         execution_timezone=settings.city.timezone,
-        default_status=_schedule_status(running),
+        default_status=schedule_status(running),
         description="Weekly retrain of the PM2.5 forecast and complaint-type models.",
     )
